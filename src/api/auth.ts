@@ -1,0 +1,39 @@
+import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify'
+import { hashApiKey, KEY_PATTERN, sameHash } from '../domain/apiKeys.js'
+import { errors } from '../errors.js'
+import { findApiKey, type AuthContext } from '../store/ops/apiKeys.js'
+
+declare module 'fastify' {
+  interface FastifyRequest { auth?: AuthContext }
+  interface FastifyContextConfig { public?: boolean }
+}
+
+/**
+ * Bearer API keys: the presented key is hashed (SHA-256) and looked up by its hash; the stored hash
+ * is compared again in constant time. Then the per-key rate limit is counted.
+ */
+export function registerAuth (app: FastifyInstance): void {
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (req.routeOptions.config.public || req.routeOptions.url === undefined) return
+    const header = req.headers.authorization ?? ''
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
+    if (!m || !KEY_PATTERN.test(m[1])) throw errors.unauthorized()
+    const hash = hashApiKey(m[1])
+    const row = await findApiKey(app.deps.store.db, hash)
+    if (!row || !sameHash(row.key_hash, hash) || row.revoked_at !== null) throw errors.unauthorized()
+    req.auth = { orgId: row.org_id, keyId: row.id, keyPrefix: row.prefix }
+    req.log = req.log.child({ key: row.prefix, org: row.org_id })
+
+    const { config, rateLimiter, clock } = app.deps
+    if (!config.rateLimitEnabled) return
+    const d = await rateLimiter.hit(row.id, clock.now())
+    const resetSec = Math.ceil(d.resetAt / 1000)
+    reply.header('x-ratelimit-limit', d.limit)
+      .header('x-ratelimit-remaining', d.remaining)
+      .header('x-ratelimit-reset', resetSec)
+    if (!d.allowed) {
+      reply.header('retry-after', Math.max(1, Math.ceil((d.resetAt - clock.now()) / 1000)))
+      throw errors.rateLimited(d.limit, new Date(d.resetAt).toISOString())
+    }
+  })
+}

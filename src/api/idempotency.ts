@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { errors } from '../errors.js'
+import { abandonIdempotent, beginIdempotent, finishIdempotent, type IdemScope } from '../store/ops/idempotency.js'
+
+declare module 'fastify' {
+  interface FastifyRequest { idempotency?: IdemScope }
+  interface FastifyContextConfig { idempotent?: boolean }
+}
+
+const WAIT_MS = 5000
+const POLL_MS = 25
+
+function canonical (v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical)
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.keys(v).sort().map(k => [k, canonical((v as Record<string, unknown>)[k])]))
+  }
+  return v
+}
+
+function bodyHash (body: unknown): string {
+  return createHash('sha256').update(JSON.stringify(canonical(body ?? null))).digest('hex')
+}
+
+/**
+ * `X-Idempotency-Key` on routes with `config.idempotent`: the first request runs and its answer is
+ * stored; a duplicate gets that answer replayed (`Idempotent-Replayed: true`), waiting up to 5 s
+ * while the first is still running, then 409 `idempotency_in_progress`.
+ */
+export function registerIdempotency (app: FastifyInstance): void {
+  app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!req.routeOptions.config.idempotent || !req.auth) return
+    const raw = req.headers['x-idempotency-key']
+    if (raw === undefined) return
+    const key = Array.isArray(raw) ? raw[0] : raw
+    if (!key || key.length > 255) throw errors.invalid(['header', 'x-idempotency-key'], 'Idempotency key must be 1–255 characters', 'value_error')
+    const scope: IdemScope = { orgId: req.auth.orgId, method: req.method, path: req.url.split('?')[0], key }
+    const hash = bodyHash(req.body)
+    const { store, clock, config } = app.deps
+    const ttl = config.idempotencyTtlHours * 3_600_000
+    const deadline = Date.now() + WAIT_MS
+    for (;;) {
+      const r = await beginIdempotent(store, scope, hash, clock.now(), ttl)
+      if (r.kind === 'new') { req.idempotency = scope; return }
+      if (r.kind === 'mismatch') throw errors.idempotencyKeyReuse()
+      if (r.kind === 'replay') {
+        reply.header('idempotent-replayed', 'true').header('content-type', 'application/json; charset=utf-8').code(r.status)
+        return await reply.serializer((x: unknown) => x as string).send(r.body)
+      }
+      if (Date.now() >= deadline) throw errors.idempotencyInProgress()
+      await new Promise(resolve => setTimeout(resolve, POLL_MS))
+    }
+  })
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    const scope = req.idempotency
+    if (!scope) return payload
+    req.idempotency = undefined
+    if (reply.statusCode >= 500) await abandonIdempotent(app.deps.store.db, scope)
+    else await finishIdempotent(app.deps.store.db, scope, reply.statusCode, typeof payload === 'string' ? payload : String(payload))
+    return payload
+  })
+}

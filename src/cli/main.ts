@@ -1,0 +1,139 @@
+import { pino } from 'pino'
+import { ConfigError, loadConfig, settingsHelp, type Config } from '../config.js'
+import { systemClock } from '../clock.js'
+import { buildApp } from '../api/app.js'
+import { memoryRateLimiter } from '../ratelimit/memoryRateLimiter.js'
+import { redisRateLimiter } from '../ratelimit/redisRateLimiter.js'
+import type { RateLimiter } from '../ratelimit/rateLimiter.js'
+import { bootstrapDefaultKey, createApiKey, revokeApiKeys } from '../store/ops/apiKeys.js'
+import { coerceError } from '../errors.js'
+import { splitArgs } from './args.js'
+import { openStore } from './openStore.js'
+
+const USAGE = `truedy — outbound voice-AI calling campaigns (Truedy Public API)
+
+Usage:
+  truedy serve [--no-engine] [options]   API (and the campaign engine unless --no-engine)
+  truedy worker [options]                campaign engine only (PostgreSQL scale-out)
+  truedy migrate [options]               apply database migrations and exit
+  truedy keys create --org NAME          create an API key (and the organization if new)
+  truedy keys revoke KEY_PREFIX          revoke keys by the 12-character prefix (or the whole key)
+  truedy --help                          this text
+
+Every option is also an environment variable:
+${settingsHelp()}
+  --config FILE                      TRUEDY_CONFIG                    JSON file of settings keyed by variable name
+`
+
+/** Command-specific flags that are not settings. */
+const COMMAND_FLAGS = new Set(['--no-engine', '--org', '--help'])
+
+function redactingLogger (config: Config) {
+  return pino({
+    level: config.logLevel,
+    redact: {
+      paths: ['req.headers.authorization', '*.auth_token', '*.sip_password', '*.secret', '*.credentials', '*.password', '*.api_key'],
+      censor: '[redacted]'
+    }
+  })
+}
+
+function makeRateLimiter (config: Config, log: ReturnType<typeof redactingLogger>): RateLimiter {
+  return config.redisUrl
+    ? redisRateLimiter(config.redisUrl, config.rateLimitPerMinute, e => log.warn({ err: e }, 'redis rate limiter unavailable'))
+    : memoryRateLimiter(config.rateLimitPerMinute)
+}
+
+async function cmdServe (config: Config, withEngine: boolean): Promise<void> {
+  const log = redactingLogger(config)
+  const store = openStore(config)
+  await store.migrate()
+  const key = await bootstrapDefaultKey(store, systemClock.now())
+  if (key) {
+    // Printed once, on the first start of a new database: the only copy of this key.
+    process.stdout.write(`\nAPI key for organization "default" (shown once, keep it): ${key}\n\n`)
+  }
+  const rateLimiter = makeRateLimiter(config, log)
+  const engine = { wake: (_batchId: string) => {} }
+  const app = await buildApp({ store, config, clock: systemClock, rateLimiter, engine }, { logger: log })
+  await app.listen({ port: config.port, host: config.host })
+  log.info({ store: store.profile.name, engine: withEngine }, 'truedy serving')
+
+  let stopping = false
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    const force = setTimeout(() => { log.error('forced exit after shutdown timeout'); process.exit(1) }, config.shutdownTimeoutMs + 5000)
+    force.unref()
+    try {
+      await app.close()
+      await rateLimiter.close()
+      await store.close()
+    } finally {
+      clearTimeout(force)
+    }
+  }
+  process.once('SIGTERM', () => { void stop('SIGTERM') })
+  process.once('SIGINT', () => { void stop('SIGINT') })
+}
+
+async function cmdMigrate (config: Config): Promise<void> {
+  const store = openStore(config)
+  try {
+    const res = await store.migrate()
+    for (const r of res.results ?? []) process.stdout.write(`${r.status.padEnd(8)} ${r.direction} ${r.migrationName}\n`)
+    if ((res.results ?? []).length === 0) process.stdout.write('database is up to date\n')
+  } finally {
+    await store.close()
+  }
+}
+
+async function cmdKeys (config: Config, positionals: string[], flags: Record<string, string>): Promise<void> {
+  const store = openStore(config)
+  try {
+    await store.migrate()
+    const sub = positionals[1]
+    if (sub === 'create') {
+      const org = flags['--org']
+      if (!org || org === 'true') throw new Error('keys create needs --org NAME')
+      const { key, prefix } = await createApiKey(store, org, systemClock.now())
+      process.stdout.write(`created key ${prefix}… for organization "${org}"\n${key}\n`)
+    } else if (sub === 'revoke') {
+      const prefix = positionals[2]
+      if (!prefix) throw new Error('keys revoke needs KEY_PREFIX')
+      const n = await revokeApiKeys(store.db, prefix, systemClock.now())
+      if (n === 0) throw new Error(`no active key matches ${prefix}`)
+      process.stdout.write(`revoked ${n} key${n === 1 ? '' : 's'}\n`)
+    } else {
+      throw new Error('usage: truedy keys create --org NAME | truedy keys revoke KEY_PREFIX')
+    }
+  } finally {
+    await store.close()
+  }
+}
+
+export async function main (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const { positionals, flags } = splitArgs(argv, COMMAND_FLAGS)
+  const cmd = positionals[0]
+  if (flags['--help'] || cmd === 'help' || cmd === undefined) {
+    process.stdout.write(USAGE)
+    if (cmd === undefined && !flags['--help']) process.exitCode = 1
+    return
+  }
+  const settingFlags = Object.fromEntries(Object.entries(flags).filter(([k]) => !COMMAND_FLAGS.has(k)))
+  const config = loadConfig(env, settingFlags)
+  switch (cmd) {
+    case 'serve': return await cmdServe(config, flags['--no-engine'] !== 'true' && config.engineEnabled)
+    case 'worker': throw new Error('truedy worker arrives with the campaign engine')
+    case 'migrate': return await cmdMigrate(config)
+    case 'keys': return await cmdKeys(config, positionals, flags)
+    default: throw new Error(`unknown command ${cmd}; see truedy --help`)
+  }
+}
+
+main(process.argv.slice(2), process.env).catch((e: unknown) => {
+  const err = coerceError(e)
+  process.stderr.write(`truedy: ${err instanceof ConfigError ? err.message : err.message}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+
+/**
+ * Every setting of the service. Each one is an environment variable with a command-line flag twin
+ * (`RATE_LIMIT_PER_MINUTE` ⇔ `--rate-limit-per-minute`), resolved in this order: flag, environment,
+ * config file (`--config FILE`, JSON object keyed by variable name), default. `loadConfig` is the
+ * only reader of `process.env`.
+ */
+export interface Config {
+  /** TCP port of the HTTP API. */
+  readonly port: number
+  /** Interface the HTTP API binds to. */
+  readonly host: string
+  /** Folder of the embedded SQLite database (`truedy.db`). */
+  readonly dataDir: string
+  /** `postgres://…` switches to PostgreSQL; empty means SQLite in `dataDir`. */
+  readonly databaseUrl: string | null
+  /** PostgreSQL connection pool size per process. */
+  readonly pgPoolSize: number
+  /** SQLite busy timeout in milliseconds (waits for another process's write lock). */
+  readonly sqliteBusyTimeoutMs: number
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  readonly rateLimitEnabled: boolean
+  /** Requests per minute per API key. */
+  readonly rateLimitPerMinute: number
+  /** When set, rate-limit windows are shared through Redis by every process. */
+  readonly redisUrl: string | null
+  /** Largest JSON request body, in bytes. */
+  readonly bodyLimitBytes: number
+  /** Largest uploaded CSV file, in bytes. */
+  readonly csvMaxBytes: number
+  /** How long idempotency keys are kept, in hours (at least 24). */
+  readonly idempotencyTtlHours: number
+  /** Runs the campaign engine in this process (`serve --no-engine` turns it off). */
+  readonly engineEnabled: boolean
+  /** Engine polling interval in milliseconds (fallback when no wake-up arrives). */
+  readonly enginePollMs: number
+  /** Seed of the simulator's outcome mix. */
+  readonly simulatorSeed: number
+  /** Simulator outcome mix, e.g. `answered:0.6,voicemail:0.15,no_answer:0.15,busy:0.05,failed:0.05`. */
+  readonly simulatorOutcomes: string
+  /** Simulator price per minute in USD. */
+  readonly simulatorPricePerMinuteUsd: number
+  /** Simulated network time scale: 100 makes a 60 s call last 0.6 s. */
+  readonly simulatorSpeed: number
+  /** Public URL of this service, used for provider callbacks. */
+  readonly publicBaseUrl: string | null
+  /** Grace period for in-flight calls on SIGTERM, in milliseconds. */
+  readonly shutdownTimeoutMs: number
+}
+
+type Kind = 'int' | 'number' | 'bool' | 'string' | 'url?' | 'level'
+
+interface Setting {
+  readonly key: keyof Config
+  readonly env: string
+  readonly kind: Kind
+  readonly def: string
+  readonly help: string
+  readonly min?: number
+  readonly max?: number
+}
+
+/** The settings table: `--help` prints it, `loadConfig` validates against it. */
+export const SETTINGS: readonly Setting[] = [
+  { key: 'port', env: 'PORT', kind: 'int', def: '8080', min: 0, max: 65535, help: 'HTTP port' },
+  { key: 'host', env: 'HOST', kind: 'string', def: '127.0.0.1', help: 'HTTP bind address' },
+  { key: 'dataDir', env: 'DATA_DIR', kind: 'string', def: './data', help: 'folder of the SQLite database (truedy.db)' },
+  { key: 'databaseUrl', env: 'DATABASE_URL', kind: 'url?', def: '', help: 'postgres://… to use PostgreSQL instead of SQLite' },
+  { key: 'pgPoolSize', env: 'PG_POOL_SIZE', kind: 'int', def: '10', min: 1, max: 200, help: 'PostgreSQL connections per process' },
+  { key: 'sqliteBusyTimeoutMs', env: 'SQLITE_BUSY_TIMEOUT_MS', kind: 'int', def: '5000', min: 0, max: 600000, help: 'SQLite busy timeout (ms)' },
+  { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level', def: 'info', help: 'fatal|error|warn|info|debug|trace|silent' },
+  { key: 'rateLimitEnabled', env: 'RATE_LIMIT_ENABLED', kind: 'bool', def: 'true', help: 'enforce the per-key rate limit' },
+  { key: 'rateLimitPerMinute', env: 'RATE_LIMIT_PER_MINUTE', kind: 'int', def: '100', min: 1, max: 10_000_000, help: 'requests per minute per API key' },
+  { key: 'redisUrl', env: 'REDIS_URL', kind: 'url?', def: '', help: 'redis://… shares rate-limit windows between processes' },
+  { key: 'bodyLimitBytes', env: 'BODY_LIMIT_BYTES', kind: 'int', def: String(16 * 1024 * 1024), min: 1024, max: 1024 ** 3, help: 'largest JSON body (bytes)' },
+  { key: 'csvMaxBytes', env: 'CSV_MAX_BYTES', kind: 'int', def: String(2 * 1024 ** 3), min: 1024, max: 64 * 1024 ** 3, help: 'largest uploaded CSV (bytes)' },
+  { key: 'idempotencyTtlHours', env: 'IDEMPOTENCY_TTL_HOURS', kind: 'int', def: '24', min: 24, max: 24 * 365, help: 'how long idempotency keys are kept (hours)' },
+  { key: 'engineEnabled', env: 'ENGINE_ENABLED', kind: 'bool', def: 'true', help: 'run the campaign engine in this process' },
+  { key: 'enginePollMs', env: 'ENGINE_POLL_MS', kind: 'int', def: '1000', min: 10, max: 60000, help: 'engine polling fallback interval (ms)' },
+  { key: 'simulatorSeed', env: 'SIMULATOR_SEED', kind: 'int', def: '1', min: 0, max: 2 ** 31 - 1, help: 'simulator random seed' },
+  { key: 'simulatorOutcomes', env: 'SIMULATOR_OUTCOMES', kind: 'string', def: 'answered:0.6,voicemail:0.15,no_answer:0.15,busy:0.05,failed:0.05', help: 'simulator outcome mix' },
+  { key: 'simulatorPricePerMinuteUsd', env: 'SIMULATOR_PRICE_PER_MINUTE_USD', kind: 'number', def: '0.09', min: 0, max: 1000, help: 'simulator price per minute (USD)' },
+  { key: 'simulatorSpeed', env: 'SIMULATOR_SPEED', kind: 'number', def: '1', min: 0.001, max: 1_000_000, help: 'simulator time scale (100 = 100x faster)' },
+  { key: 'publicBaseUrl', env: 'PUBLIC_BASE_URL', kind: 'url?', def: '', help: 'public URL of this service (provider callbacks)' },
+  { key: 'shutdownTimeoutMs', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'int', def: '30000', min: 0, max: 3_600_000, help: 'grace for in-flight calls on SIGTERM (ms)' }
+]
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+export class ConfigError extends Error {
+  constructor (readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+export function flagName (env: string): string {
+  return '--' + env.toLowerCase().replaceAll('_', '-')
+}
+
+function parseValue (s: Setting, raw: string, problems: string[]): unknown {
+  const bad = (why: string): undefined => { problems.push(`${s.env} (${flagName(s.env)}): ${why}, got ${JSON.stringify(raw)}`); return undefined }
+  switch (s.kind) {
+    case 'int':
+    case 'number': {
+      const n = Number(raw)
+      if (raw.trim() === '' || !Number.isFinite(n)) return bad('must be a number')
+      if (s.kind === 'int' && !Number.isInteger(n)) return bad('must be an integer')
+      if (s.min !== undefined && n < s.min) return bad(`must be ≥ ${s.min}`)
+      if (s.max !== undefined && n > s.max) return bad(`must be ≤ ${s.max}`)
+      return n
+    }
+    case 'bool':
+      if (/^(true|1|yes|on)$/i.test(raw)) return true
+      if (/^(false|0|no|off)$/i.test(raw)) return false
+      return bad('must be true or false')
+    case 'level':
+      return LEVELS.includes(raw) ? raw : bad(`must be one of ${LEVELS.join(', ')}`)
+    case 'url?':
+      if (raw === '') return null
+      try { return new URL(raw).toString() === '' ? bad('must be a URL') : raw } catch { return bad('must be a URL') }
+    case 'string':
+      return raw
+  }
+}
+
+/**
+ * Resolves, validates and freezes the configuration. `flags` are `--name value` / `--name=value`
+ * pairs already split from the command line (see `cli/main.ts`). Throws one `ConfigError` that
+ * lists every problem.
+ */
+export function loadConfig (env: Readonly<Record<string, string | undefined>>, flags: Readonly<Record<string, string>> = {}): Config {
+  const problems: string[] = []
+  let file: Record<string, unknown> = {}
+  const configPath = flags['--config'] ?? env.TRUEDY_CONFIG
+  if (configPath) {
+    try {
+      file = JSON.parse(readFileSync(resolve(configPath), 'utf8')) as Record<string, unknown>
+    } catch (e) {
+      problems.push(`config file ${configPath}: ${(e as Error).message}`)
+    }
+  }
+  const known = new Set(SETTINGS.map(s => flagName(s.env)))
+  for (const f of Object.keys(flags)) if (f !== '--config' && !known.has(f)) problems.push(`unknown option ${f}`)
+  const out: Record<string, unknown> = {}
+  for (const s of SETTINGS) {
+    const fromFile = file[s.env]
+    const raw = flags[flagName(s.env)] ?? env[s.env] ?? (fromFile === undefined ? undefined : String(fromFile)) ?? s.def
+    out[s.key] = parseValue(s, raw, problems)
+  }
+  if (out.databaseUrl && !/^postgres(ql)?:\/\//.test(String(out.databaseUrl))) {
+    problems.push('DATABASE_URL (--database-url): must start with postgres:// or postgresql://')
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return Object.freeze(out as unknown as Config)
+}
+
+export function settingsHelp (): string {
+  const rows = SETTINGS.map(s => `  ${flagName(s.env).padEnd(34)} ${s.env.padEnd(32)} ${s.help} (default: ${s.def === '' ? 'unset' : s.def})`)
+  return rows.join('\n')
+}

@@ -1,0 +1,47 @@
+import { FakeClock, type Clock } from '../../src/clock.js'
+import { buildApp, type App, type EngineHandle } from '../../src/api/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+import { memoryRateLimiter } from '../../src/ratelimit/memoryRateLimiter.js'
+import { createApiKey } from '../../src/store/ops/apiKeys.js'
+import { openTestStore, type Backend, type TestStore } from './backends.js'
+
+export interface TestApp {
+  app: App
+  ts: TestStore
+  config: Config
+  clock: Clock
+  /** Key of organization `acme`. */
+  key: string
+  /** Creates another organization and returns its key. */
+  newOrgKey(name: string): Promise<string>
+  /** `app.inject` with the key as Bearer and JSON in/out. */
+  call(method: string, url: string, body?: unknown, opts?: { key?: string | null, headers?: Record<string, string> }): Promise<{ status: number, body: any, headers: Record<string, unknown> }>
+  woken: string[]
+  close(): Promise<void>
+}
+
+/** A whole API over a fresh store of `backend`, with rate limiting off unless `env` turns it on. */
+export async function startApp (backend: Backend, env: Record<string, string> = {}, clock: Clock = new FakeClock(Date.parse('2026-03-02T12:00:00Z'))): Promise<TestApp> {
+  const ts = await openTestStore(backend)
+  const config = loadConfig({ RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent', ...env })
+  const woken: string[] = []
+  const engine: EngineHandle = { wake: id => { woken.push(id) } }
+  const rateLimiter = memoryRateLimiter(config.rateLimitPerMinute)
+  const app = await buildApp({ store: ts.store, config, clock, rateLimiter, engine })
+  const { key } = await createApiKey(ts.store, 'acme', clock.now())
+  return {
+    app, ts, config, clock, key, woken,
+    async newOrgKey (name) { return (await createApiKey(ts.store, name, clock.now())).key },
+    async call (method, url, body, opts = {}) {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) }
+      const k = opts.key === undefined ? key : opts.key
+      if (k) headers.authorization = `Bearer ${k}`
+      if (body !== undefined && typeof body !== 'string') headers['content-type'] = 'application/json'
+      const res = await app.inject({ method: method as never, url: url.startsWith('/') && !url.startsWith('/api') && !url.startsWith('/docs') && !url.startsWith('/healthz') && !url.startsWith('/readyz') ? `/api/public/v1${url}` : url, headers, payload: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)) })
+      let parsed: unknown = res.body
+      try { parsed = JSON.parse(res.body) } catch { /* not JSON */ }
+      return { status: res.statusCode, body: parsed, headers: res.headers }
+    },
+    async close () { await app.close(); await rateLimiter.close(); await ts.cleanup() }
+  }
+}
