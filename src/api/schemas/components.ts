@@ -1,8 +1,9 @@
 import type { TSchema } from '@sinclair/typebox'
 import { Agent } from './agents.js'
+import { BatchCallCreateRequest, BatchCallPatchRequest, BatchCallResponse, Recipient } from './batches.js'
 
 /**
  * Resource schemas shared by reference; each becomes a named component of the OpenAPI document
  * (its `$id`). Add a resource schema here when a route refers to it with `Type.Ref`.
  */
-export const COMPONENT_SCHEMAS: TSchema[] = [Agent]
+export const COMPONENT_SCHEMAS: TSchema[] = [Agent, BatchCallCreateRequest, BatchCallPatchRequest, BatchCallResponse, Recipient]

@@ -1,0 +1,186 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { BATCH_DEFAULTS, inlineContactIssues, scheduleIssues } from '../../../domain/batchConfig.js'
+import { ALLOWED_FROM } from '../../../domain/batchLifecycle.js'
+import { normalizeId } from '../../../domain/ids.js'
+import { normalizePhone } from '../../../domain/phone.js'
+import { errors } from '../../../errors.js'
+import { createBatch } from '../../../store/ops/batches/createBatch.js'
+import { bulkDeleteBatches, deleteBatch } from '../../../store/ops/batches/deleteBatches.js'
+import type { RecipientInput } from '../../../store/ops/batches/insertRecipients.js'
+import { getBatch, listBatches } from '../../../store/ops/batches/readBatches.js'
+import { listRecipients } from '../../../store/ops/batches/recipients.js'
+import { updateBatch } from '../../../store/ops/batches/updateBatch.js'
+import type { BatchStatus, RecipientStatus } from '../../../store/schema.js'
+import { envelope, ERROR_RESPONSES, listEnvelope, ok, paged, PageQuery } from '../../envelope.js'
+import type { Rules } from '../../validation.js'
+import { BatchCallCreateRequest, BatchCallPatchRequest, BatchCallResponse, Recipient } from '../../schemas/batches.js'
+import { IdParams } from '../../schemas/common.js'
+import { configColumns } from './config.js'
+import { presentBatch, presentRecipient } from './present.js'
+import { batchContactsRoutes } from './contacts.js'
+
+type Body = Record<string, any>
+const tags = ['Batch Calls']
+const BatchRef = Type.Ref(BatchCallResponse)
+
+/** Rules of a create body beyond its schema (API.md "Create semantics"); tolerant of wrong types. */
+const createRules: Rules = req => {
+  const b = req.body as Body | undefined
+  if (!b || typeof b !== 'object') return []
+  return [
+    ...scheduleIssues({
+      schedule_type: b.schedule_type ?? BATCH_DEFAULTS.schedule_type,
+      scheduled_at: b.scheduled_at ?? null,
+      timezone: b.timezone ?? BATCH_DEFAULTS.timezone,
+      start_time: b.start_time ?? null,
+      end_time: b.end_time ?? null,
+      working_days: Array.isArray(b.working_days) ? b.working_days : [...BATCH_DEFAULTS.working_days]
+    }, f => b[f] !== undefined && b[f] !== null),
+    ...inlineContactIssues(b.contacts)
+  ]
+}
+
+const patchRules: Rules = req => {
+  const b = req.body as Body | undefined
+  if (!b || typeof b !== 'object') return []
+  return [...inlineContactIssues(b.contacts)]
+}
+
+export function toRecipient (c: Body, contactId: string | null = null): RecipientInput {
+  const p = normalizePhone(c.phone_number)
+  return {
+    contact_id: contactId,
+    phone_number: p.ok ? p.e164 : String(c.phone_number),
+    first_name: c.first_name ?? null,
+    last_name: c.last_name ?? null,
+    email: c.email ?? null,
+    custom_fields: c.custom_fields ?? {},
+    timezone: c.timezone ?? null
+  }
+}
+
+const STATUS_ALIAS: Record<string, BatchStatus> = { running: 'active' }
+const BATCH_STATUSES = ['draft', 'scheduled', 'active', 'paused', 'completed', 'failed', 'cancelled', 'running']
+const RECIPIENT_STATUSES = ['pending', 'dialing', 'retry_wait', 'completed', 'voicemail', 'no_answer', 'failed', 'skipped', 'cancelled']
+
+export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
+  const { store, clock, engine } = app.deps
+
+  app.post('/batch-calls', {
+    config: { idempotent: true, rules: createRules },
+    schema: {
+      tags,
+      summary: 'Create Batch Call',
+      description: 'Create a new batch calling campaign with contacts, scheduling, and configuration.',
+      operationId: 'create_batch_call',
+      body: Type.Ref(BatchCallCreateRequest),
+      response: { 201: envelope(BatchRef), ...ERROR_RESPONSES }
+    }
+  }, async (req, reply) => {
+    const b = req.body as Body
+    const orgId = req.auth!.orgId
+    const contacts = (b.contacts ?? []).map((c: Body) => toRecipient(c))
+    const contactIds = (b.contact_ids ?? []).map((id: string) => normalizeId('contact', id))
+    const folderId = b.contact_folder_id ? normalizeId('folder', b.contact_folder_id) : null
+    const source = b.contact_source ?? (contacts.length > 0 || contactIds.length > 0 ? 'manual' : folderId ? 'folder' : 'csv')
+    const now = clock.now()
+    const row = await createBatch(store, {
+      orgId,
+      name: b.name,
+      agentId: normalizeId('agent', b.agent_id),
+      phoneNumberIds: b.phone_number_ids ? b.phone_number_ids.map((id: string) => normalizeId('number', id)) : null,
+      contacts,
+      contactIds,
+      contactFolderId: folderId,
+      config: { ...configColumns(b, true), contact_source: source } as never,
+      autoStart: b.auto_start === true
+    }, now)
+    if (row.status === 'active' || row.status === 'scheduled') engine.wake(row.id)
+    const view = await getBatch(store.db, orgId, row.id)
+    return await reply.code(201).send(ok(req, presentBatch(view!)))
+  })
+
+  app.get('/batch-calls', {
+    schema: {
+      tags,
+      summary: 'List batch calls',
+      querystring: Type.Object({
+        ...PageQuery,
+        status: Type.Optional(Type.Union(BATCH_STATUSES.map(s => Type.Literal(s)))),
+        agent_id: Type.Optional(Type.String())
+      }),
+      response: { 200: listEnvelope(BatchRef), ...ERROR_RESPONSES }
+    }
+  }, async req => {
+    const q = req.query
+    const status = q.status ? (STATUS_ALIAS[q.status] ?? q.status as BatchStatus) : undefined
+    const { rows, total } = await listBatches(store.db, req.auth!.orgId, { status, agentId: q.agent_id ? normalizeId('agent', q.agent_id) : undefined, limit: q.limit, offset: q.offset })
+    return paged(req, rows.map(presentBatch), total, q)
+  })
+
+  app.get('/batch-calls/:id', {
+    schema: { tags, summary: 'Get batch call', params: IdParams, response: { 200: envelope(BatchRef), ...ERROR_RESPONSES } }
+  }, async req => {
+    const b = await getBatch(store.db, req.auth!.orgId, normalizeId('batch', req.params.id))
+    if (!b) throw errors.notFound('batch', req.params.id)
+    return ok(req, presentBatch(b))
+  })
+
+  app.patch('/batch-calls/:id', {
+    config: { rules: patchRules },
+    schema: { tags, summary: 'Update batch call', description: 'Allowed in draft, scheduled and paused.', params: IdParams, body: Type.Ref(BatchCallPatchRequest), response: { 200: envelope(BatchRef), ...ERROR_RESPONSES } }
+  }, async req => {
+    const b = (req.body ?? {}) as Body
+    const id = normalizeId('batch', req.params.id)
+    const cols = configColumns(b, false)
+    if (b.name !== undefined) cols.name = b.name
+    const ids = b.phone_number_ids === undefined ? undefined : (b.phone_number_ids ?? []).map((x: string) => normalizeId('number', x))
+    await updateBatch(store, req.auth!.orgId, id, cols, ids, f => b[f] !== undefined, clock.now())
+    const view = await getBatch(store.db, req.auth!.orgId, id)
+    if (view?.status === 'scheduled') engine.wake(id)
+    return ok(req, presentBatch(view!))
+  })
+
+  app.delete('/batch-calls/:id', {
+    schema: { tags, summary: 'Delete batch call', description: 'Only draft, failed, cancelled and completed batches.', params: IdParams, response: { 200: envelope(Type.Object({ id: Type.String(), deleted: Type.Boolean() })), ...ERROR_RESPONSES } }
+  }, async req => {
+    const id = normalizeId('batch', req.params.id)
+    const r = await deleteBatch(store, req.auth!.orgId, id)
+    if (r.kind === 'not_found') throw errors.notFound('batch', req.params.id)
+    if (r.kind === 'invalid_state') throw errors.invalidState('batch', r.status, ALLOWED_FROM.delete, 'delete')
+    return ok(req, { id, deleted: true })
+  })
+
+  app.post('/batch-calls/bulk-delete', {
+    schema: {
+      tags,
+      summary: 'Delete several batch calls',
+      body: Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: 1000 }) }),
+      response: { 200: envelope(Type.Object({ deleted_count: Type.Integer(), failed_count: Type.Integer(), deleted_ids: Type.Array(Type.String()), failed_ids: Type.Array(Type.String()) })), ...ERROR_RESPONSES }
+    }
+  }, async req => {
+    const given = req.body.ids
+    const r = await bulkDeleteBatches(store, req.auth!.orgId, given.map(i => normalizeId('batch', i)))
+    return ok(req, { deleted_count: r.deleted.length, failed_count: r.failed.length, deleted_ids: r.deleted, failed_ids: r.failed })
+  })
+
+  app.get('/batch-calls/:id/contacts', {
+    schema: {
+      tags,
+      summary: 'List the recipients of a batch',
+      params: IdParams,
+      querystring: Type.Object({ ...PageQuery, status: Type.Optional(Type.Union(RECIPIENT_STATUSES.map(s => Type.Literal(s)))) }),
+      response: { 200: listEnvelope(Type.Ref(Recipient)), ...ERROR_RESPONSES }
+    }
+  }, async req => {
+    const id = normalizeId('batch', req.params.id)
+    const b = await getBatch(store.db, req.auth!.orgId, id)
+    if (!b) throw errors.notFound('batch', req.params.id)
+    const q = req.query
+    const { rows, total } = await listRecipients(store.db, id, { status: q.status as RecipientStatus | undefined, limit: q.limit, offset: q.offset })
+    return paged(req, rows.map(presentRecipient), total, q)
+  })
+
+  await app.register(batchContactsRoutes)
+}
