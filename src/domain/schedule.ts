@@ -190,7 +190,7 @@ export function listCallingWindows (w: CallingWindow, from: number, count: numbe
       if (lo >= hi) continue
       const open = lo - o
       const close = hi - o
-
+      if (pending && pDay === day && pClose === open) { pClose = close; continue }
       if (pending) {
         out.push({ opensAt: pOpen, closesAt: pClose, localDate: formatDay(pDay) })
         if (out.length === n) return out

@@ -234,6 +234,7 @@ export function zoneOffsets (tz: string): ZoneOffsets {
   if (z === undefined) {
     if (!isValidTimezone(tz)) throw new RangeError(`unknown time zone: ${String(tz)}`)
     z = new ZoneOffsets(tz)
+    if (zones.size >= 1000) zones.clear() // names are spelled by users (any letter case): stay bounded
     zones.set(tz, z)
   }
   return z
