@@ -44,13 +44,21 @@ export interface Config {
   readonly simulatorPricePerMinuteUsd: number
   /** Simulated network time scale: 100 makes a 60 s call last 0.6 s. */
   readonly simulatorSpeed: number
+  /** Engine heartbeat interval in milliseconds; a worker silent for 3 intervals is dead and its calls are reconciled. */
+  readonly engineHeartbeatMs: number
+  /** How long a claimed call may wait for its dispatch gate before it is released, in milliseconds. */
+  readonly engineClaimTtlMs: number
+  /** Crash-safety tests only: SIGKILL the process at this point (after_claim, after_gate, after_dial, during_apply). */
+  readonly engineFailpoint: string | null
+  /** When set, the simulator appends one line per accepted dial to this file (audits, crash tests). */
+  readonly simulatorDialLog: string | null
   /** Public URL of this service, used for provider callbacks. */
   readonly publicBaseUrl: string | null
   /** Grace period for in-flight calls on SIGTERM, in milliseconds. */
   readonly shutdownTimeoutMs: number
 }
 
-type Kind = 'int' | 'number' | 'bool' | 'string' | 'url?' | 'level'
+type Kind = 'int' | 'number' | 'bool' | 'string' | 'string?' | 'url?' | 'level'
 
 interface Setting {
   readonly key: keyof Config
@@ -83,6 +91,10 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'simulatorOutcomes', env: 'SIMULATOR_OUTCOMES', kind: 'string', def: 'answered:0.6,voicemail:0.15,no_answer:0.15,busy:0.05,failed:0.05', help: 'simulator outcome mix' },
   { key: 'simulatorPricePerMinuteUsd', env: 'SIMULATOR_PRICE_PER_MINUTE_USD', kind: 'number', def: '0.09', min: 0, max: 1000, help: 'simulator price per minute (USD)' },
   { key: 'simulatorSpeed', env: 'SIMULATOR_SPEED', kind: 'number', def: '1', min: 0.001, max: 1_000_000, help: 'simulator time scale (100 = 100x faster)' },
+  { key: 'engineHeartbeatMs', env: 'ENGINE_HEARTBEAT_MS', kind: 'int', def: '5000', min: 50, max: 600000, help: 'engine heartbeat interval (ms); 3 missed = dead' },
+  { key: 'engineClaimTtlMs', env: 'ENGINE_CLAIM_TTL_MS', kind: 'int', def: '30000', min: 100, max: 600000, help: 'release a claim not dialled within this (ms)' },
+  { key: 'engineFailpoint', env: 'ENGINE_FAILPOINT', kind: 'string?', def: '', help: 'crash tests only: SIGKILL at after_claim|after_gate|after_dial|during_apply' },
+  { key: 'simulatorDialLog', env: 'SIMULATOR_DIAL_LOG', kind: 'string?', def: '', help: 'append one line per simulated dial to this file' },
   { key: 'publicBaseUrl', env: 'PUBLIC_BASE_URL', kind: 'url?', def: '', help: 'public URL of this service (provider callbacks)' },
   { key: 'shutdownTimeoutMs', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'int', def: '30000', min: 0, max: 3_600_000, help: 'grace for in-flight calls on SIGTERM (ms)' }
 ]
@@ -123,6 +135,8 @@ function parseValue (s: Setting, raw: string, problems: string[]): unknown {
       try { return new URL(raw).toString() === '' ? bad('must be a URL') : raw } catch { return bad('must be a URL') }
     case 'string':
       return raw
+    case 'string?':
+      return raw === '' ? null : raw
   }
 }
 

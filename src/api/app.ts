@@ -20,8 +20,8 @@ import { routes } from './routes/index.js'
 
 /** What the engine offers the API: a nudge after a change that may make work due. */
 export interface EngineHandle {
-  /** Hint that `batchId` may have work now (started, resumed, contacts added). */
-  wake(batchId: string): void
+  /** Hint that `batchId` (or any queued single call) may have work now: started, resumed, contacts added. */
+  wake(batchId?: string): void
 }
 
 /** Everything the HTTP API needs, built by the composition root. */
@@ -31,6 +31,8 @@ export interface ApiDeps {
   readonly clock: Clock
   readonly rateLimiter: RateLimiter
   readonly engine: EngineHandle
+  /** True while the process drains for shutdown: `/readyz` then fails. */
+  readonly isDraining?: () => boolean
 }
 
 declare module 'fastify' {

@@ -9,6 +9,10 @@ import { bootstrapDefaultKey, createApiKey, revokeApiKeys } from '../store/ops/a
 import { coerceError } from '../errors.js'
 import { splitArgs } from './args.js'
 import { openStore } from './openStore.js'
+import { runEngine } from './runEngine.js'
+import type { Engine } from '../engine/engine.js'
+import type { TelephonyProvider } from '../telephony/provider.js'
+import type { Store } from '../store/store.js'
 
 const USAGE = `truedy — outbound voice-AI calling campaigns (Truedy Public API)
 
@@ -44,6 +48,30 @@ function makeRateLimiter (config: Config, log: ReturnType<typeof redactingLogger
     : memoryRateLimiter(config.rateLimitPerMinute)
 }
 
+const WAKE_CHANNEL = 'truedy_wakeup'
+
+/** Graceful stop on SIGTERM/SIGINT: drain (readiness fails), let calls end, release claims, exit 0. */
+function onSignals (log: ReturnType<typeof redactingLogger>, config: Config, stop: () => Promise<void>): void {
+  let stopping = false
+  const handler = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    const force = setTimeout(() => { log.error('forced exit after shutdown timeout'); process.exit(1) }, config.shutdownTimeoutMs + 10_000)
+    force.unref()
+    stop().then(() => { clearTimeout(force); process.exitCode = 0 }, (e: unknown) => { log.error({ err: e }, 'shutdown failed'); process.exit(1) })
+  }
+  process.once('SIGTERM', () => { handler('SIGTERM') })
+  process.once('SIGINT', () => { handler('SIGINT') })
+}
+
+async function startEngine (config: Config, store: Store, log: ReturnType<typeof redactingLogger>): Promise<{ engine: Engine, providers: TelephonyProvider[] }> {
+  if (!store.profile.multipleWriters) {
+    log.info('SQLite: this process runs the only engine')
+  }
+  return await runEngine(config, store, log)
+}
+
 async function cmdServe (config: Config, withEngine: boolean): Promise<void> {
   const log = redactingLogger(config)
   const store = openStore(config)
@@ -54,28 +82,37 @@ async function cmdServe (config: Config, withEngine: boolean): Promise<void> {
     process.stdout.write(`\nAPI key for organization "default" (shown once, keep it): ${key}\n\n`)
   }
   const rateLimiter = makeRateLimiter(config, log)
-  const engine = { wake: (_batchId: string) => {} }
-  const app = await buildApp({ store, config, clock: systemClock, rateLimiter, engine }, { logger: log })
-  await app.listen({ port: config.port, host: config.host })
-  log.info({ store: store.profile.name, engine: withEngine }, 'truedy serving')
-
-  let stopping = false
-  const stop = async (signal: string): Promise<void> => {
-    if (stopping) return
-    stopping = true
-    log.info({ signal }, 'shutting down')
-    const force = setTimeout(() => { log.error('forced exit after shutdown timeout'); process.exit(1) }, config.shutdownTimeoutMs + 5000)
-    force.unref()
-    try {
-      await app.close()
-      await rateLimiter.close()
-      await store.close()
-    } finally {
-      clearTimeout(force)
+  const running = withEngine ? await startEngine(config, store, log) : null
+  let draining = false
+  const engine = {
+    wake: (batchId?: string) => {
+      running?.engine.wake(batchId)
+      if (store.profile.multipleWriters) store.notify(WAKE_CHANNEL, batchId ?? '').catch(e => log.warn({ err: e }, 'notify failed'))
     }
   }
-  process.once('SIGTERM', () => { void stop('SIGTERM') })
-  process.once('SIGINT', () => { void stop('SIGINT') })
+  const app = await buildApp({ store, config, clock: systemClock, rateLimiter, engine, isDraining: () => draining }, { logger: log })
+  await app.listen({ port: config.port, host: config.host })
+  log.info({ store: store.profile.name, engine: withEngine, port: config.port }, 'truedy serving')
+  onSignals(log, config, async () => {
+    draining = true
+    await running?.engine.stop(config.shutdownTimeoutMs)
+    await app.close()
+    for (const p of running?.providers ?? []) await p.close()
+    await rateLimiter.close()
+    await store.close()
+  })
+}
+
+async function cmdWorker (config: Config): Promise<void> {
+  const log = redactingLogger(config)
+  const store = openStore(config)
+  await store.migrate()
+  const { engine, providers } = await startEngine(config, store, log)
+  onSignals(log, config, async () => {
+    await engine.stop(config.shutdownTimeoutMs)
+    for (const p of providers) await p.close()
+    await store.close()
+  })
 }
 
 async function cmdMigrate (config: Config): Promise<void> {
@@ -125,7 +162,7 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv): Pr
   const config = loadConfig(env, settingFlags)
   switch (cmd) {
     case 'serve': return await cmdServe(config, flags['--no-engine'] !== 'true' && config.engineEnabled)
-    case 'worker': throw new Error('truedy worker arrives with the campaign engine')
+    case 'worker': return await cmdWorker(config)
     case 'migrate': return await cmdMigrate(config)
     case 'keys': return await cmdKeys(config, positionals, flags)
     default: throw new Error(`unknown command ${cmd}; see truedy --help`)

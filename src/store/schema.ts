@@ -188,7 +188,7 @@ export interface BatchRecipientsTable {
 }
 
 /** Internal life of one attempt; the public `status` is derived from it. */
-export type CallPhase = 'claimed' | 'dialing' | 'ringing' | 'in_progress' | 'ended' | 'released'
+export type CallPhase = 'queued' | 'claimed' | 'dialing' | 'ringing' | 'in_progress' | 'ended' | 'released'
 
 export interface CallsTable {
   id: string

@@ -1,3 +1,4 @@
+import type { FastifyServerOptions } from 'fastify'
 import { FakeClock, type Clock } from '../../src/clock.js'
 import { buildApp, type App, type EngineHandle } from '../../src/api/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
@@ -21,13 +22,13 @@ export interface TestApp {
 }
 
 /** A whole API over a fresh store of `backend`, with rate limiting off unless `env` turns it on. */
-export async function startApp (backend: Backend, env: Record<string, string> = {}, clock: Clock = new FakeClock(Date.parse('2026-03-02T12:00:00Z'))): Promise<TestApp> {
+export async function startApp (backend: Backend, env: Record<string, string> = {}, clock: Clock = new FakeClock(Date.parse('2026-03-02T12:00:00Z')), opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<TestApp> {
   const ts = await openTestStore(backend)
   const config = loadConfig({ RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent', ...env })
   const woken: string[] = []
-  const engine: EngineHandle = { wake: id => { woken.push(id) } }
+  const engine: EngineHandle = { wake: id => { woken.push(id ?? '') } }
   const rateLimiter = memoryRateLimiter(config.rateLimitPerMinute)
-  const app = await buildApp({ store: ts.store, config, clock, rateLimiter, engine })
+  const app = await buildApp({ store: ts.store, config, clock, rateLimiter, engine }, { logger: opts.logger })
   const { key } = await createApiKey(ts.store, 'acme', clock.now())
   return {
     app, ts, config, clock, key, woken,

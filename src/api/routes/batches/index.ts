@@ -19,6 +19,8 @@ import { IdParams } from '../../schemas/common.js'
 import { configColumns } from './config.js'
 import { presentBatch, presentRecipient } from './present.js'
 import { batchContactsRoutes } from './contacts.js'
+import { batchActionRoutes } from './actions.js'
+import { callingWindowRoutes } from './windows.js'
 
 type Body = Record<string, any>
 const tags = ['Batch Calls']
@@ -183,4 +185,6 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
   })
 
   await app.register(batchContactsRoutes)
+  await app.register(batchActionRoutes)
+  await app.register(callingWindowRoutes)
 }

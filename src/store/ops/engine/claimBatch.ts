@@ -1,0 +1,211 @@
+import { newId } from '../../../domain/ids.js'
+import { pickCallerId, type RotationStrategy } from '../../../domain/rotation.js'
+import { isCallAllowed, localDate, nextAllowedStart, startOfNextLocalDate } from '../../../domain/schedule.js'
+import type { BatchRow, BatchStatus } from '../../schema.js'
+import type { Store, Tx } from '../../store.js'
+import { batchWindow } from './batchWindow.js'
+import { completeIfDone } from './completeIfDone.js'
+
+/** A call this worker claimed and may dial once it passed the dispatch gate. */
+export interface ClaimedCall {
+  callId: string
+  fence: number
+  batchId: string | null
+  orgId: string
+  recipientId: string | null
+  contactId: string | null
+  to: string
+  from: string
+  numberId: string
+  providerType: string
+  /** Provider credentials/settings of the number, as stored (JSON text or null). */
+  credentials: string | null
+  attempt: number
+  agentId: string
+  variables: Record<string, string>
+}
+
+export interface StatusChange { batchId: string, orgId: string, from: BatchStatus, to: BatchStatus, reason: string | null }
+
+export interface ClaimResult {
+  claimed: ClaimedCall[]
+  changes: StatusChange[]
+}
+
+export interface ClaimContext {
+  workerId: string
+  now: number
+  /** Most calls claimed per batch per transaction. */
+  maxClaim: number
+  claimTtlMs: number
+  random: () => number
+}
+
+/** Re-check interval while a batch waits on something that sends no wake-up (e.g. a number's cap). */
+const RECHECK_MS = 15_000
+
+async function setWakeup (tx: Tx, id: string, at: number | null): Promise<void> {
+  await tx.updateTable('batch_calls').set({ next_wakeup_at: at }).where('id', '=', id).execute()
+}
+
+async function markFailed (tx: Tx, b: BatchRow, reason: string, now: number, changes: StatusChange[]): Promise<void> {
+  const res = await tx.updateTable('batch_calls').set({ status: 'failed', status_reason: reason, next_wakeup_at: null, completed_at: now, updated_at: now })
+    .where('id', '=', b.id).where('status', '=', b.status).executeTakeFirst()
+  if (Number(res.numUpdatedRows) === 1) changes.push({ batchId: b.id, orgId: b.org_id, from: b.status, to: 'failed', reason })
+}
+
+/**
+ * One claim transaction for one due batch (notes §6.2 step 1): starts a scheduled batch whose time
+ * has come, checks the calling window (rule 2), the daily cap in the batch's local date (rule 3),
+ * the concurrency (rule 4) and caller-id rotation (rule 5), then records each claimed attempt as a
+ * `claimed` call with this worker's lease and fence — all before any provider is asked. The batch
+ * row is locked (PostgreSQL `FOR UPDATE SKIP LOCKED`: a batch another worker is claiming is skipped),
+ * so counters, caps and the rotation cursor are exact with any number of workers.
+ */
+export async function claimBatch (store: Store, batchId: string, ctx: ClaimContext): Promise<ClaimResult> {
+  const { now } = ctx
+  return await store.transaction(async tx => {
+    const changes: StatusChange[] = []
+    const claimed: ClaimedCall[] = []
+    const b = await tx.selectFrom('batch_calls').selectAll().where('id', '=', batchId)
+      .$if(store.profile.skipLocked, qb => qb.forUpdate().skipLocked())
+      .executeTakeFirst()
+    if (!b) return { claimed, changes }
+    if (b.status === 'scheduled') {
+      if (b.scheduled_at !== null && b.scheduled_at > now) {
+        await setWakeup(tx, b.id, b.scheduled_at)
+        return { claimed, changes }
+      }
+      await tx.updateTable('batch_calls').set({ status: 'active', started_at: b.started_at ?? now, updated_at: now }).where('id', '=', b.id).execute()
+      changes.push({ batchId: b.id, orgId: b.org_id, from: 'scheduled', to: 'active', reason: null })
+      b.status = 'active'
+    }
+    if (b.status !== 'active') {
+      await setWakeup(tx, b.id, null)
+      return { claimed, changes }
+    }
+    if (await completeIfDone(tx, b.id, now)) {
+      changes.push({ batchId: b.id, orgId: b.org_id, from: 'active', to: 'completed', reason: null })
+      return { claimed, changes }
+    }
+
+    const agent = await tx.selectFrom('agents').select('id').where('id', '=', b.agent_id).executeTakeFirst()
+    if (!agent) { await markFailed(tx, b, 'agent_deleted', now, changes); return { claimed, changes } }
+
+    const window = batchWindow(b)
+    if (!isCallAllowed(window, now)) {
+      await setWakeup(tx, b.id, nextAllowedStart(window, now) ?? now + 24 * 3_600_000)
+      return { claimed, changes }
+    }
+    const day = localDate(b.timezone, now)
+    let capLeft = Infinity
+    if (b.max_calls_per_day !== null) {
+      const d = await tx.selectFrom('batch_daily').select('dials').where('batch_id', '=', b.id).where('local_date', '=', day).executeTakeFirst()
+      capLeft = b.max_calls_per_day - (d?.dials ?? 0)
+      if (capLeft <= 0) {
+        await setWakeup(tx, b.id, nextAllowedStart(window, startOfNextLocalDate(b.timezone, now)) ?? now + 24 * 3_600_000)
+        return { claimed, changes }
+      }
+    }
+    const slots = Math.min(b.max_concurrent_calls - b.in_flight, capLeft, ctx.maxClaim)
+    if (slots <= 0) {
+      // Woken again when one of its calls ends.
+      await setWakeup(tx, b.id, null)
+      return { claimed, changes }
+    }
+    const due = await tx.selectFrom('batch_recipients').selectAll()
+      .where('batch_id', '=', b.id).where('status', 'in', ['pending', 'retry_wait']).where('next_attempt_at', '<=', now)
+      .orderBy('next_attempt_at').orderBy('seq').limit(slots).execute()
+    if (due.length === 0) {
+      const next = await tx.selectFrom('batch_recipients').select(eb => eb.fn.min('next_attempt_at').as('at'))
+        .where('batch_id', '=', b.id).where('status', 'in', ['pending', 'retry_wait']).executeTakeFirst()
+      const at = next?.at === null || next?.at === undefined ? null : Number(next.at)
+      await setWakeup(tx, b.id, at === null ? null : Math.max(at, now))
+      return { claimed, changes }
+    }
+
+    const nums = await tx.selectFrom('batch_numbers')
+      .innerJoin('phone_numbers', 'phone_numbers.id', 'batch_numbers.number_id')
+      .select(['phone_numbers.id', 'phone_numbers.phone_number', 'phone_numbers.provider_type', 'phone_numbers.credentials',
+        'phone_numbers.max_concurrent_calls', 'phone_numbers.max_calls_per_day', 'phone_numbers.in_flight'])
+      .where('batch_numbers.batch_id', '=', b.id).orderBy('batch_numbers.position').execute()
+    if (nums.length === 0) { await markFailed(tx, b, 'no_caller_id', now, changes); return { claimed, changes } }
+    const utcDay = new Date(now).toISOString().slice(0, 10)
+    const numDaily = new Map<string, number>()
+    if (nums.some(n => n.max_calls_per_day !== null)) {
+      const rows = await tx.selectFrom('number_daily').select(['number_id', 'dials']).where('local_date', '=', utcDay)
+        .where('number_id', 'in', nums.map(n => n.id)).execute()
+      for (const r of rows) numDaily.set(r.number_id, r.dials)
+    }
+    const inFlight = new Map(nums.map(n => [n.id, n.in_flight]))
+    const usable = (n: typeof nums[number]): boolean =>
+      (n.max_concurrent_calls === null || inFlight.get(n.id)! < n.max_concurrent_calls) &&
+      (n.max_calls_per_day === null || (numDaily.get(n.id) ?? 0) < n.max_calls_per_day)
+
+    let cursor = b.rr_cursor
+    let fence = b.fence_seq
+    let newlyCalled = 0
+    const perNumber = new Map<string, number>()
+    for (const r of due) {
+      const pick = pickCallerId(b.phone_rotation_strategy as RotationStrategy, nums.map(n => ({ id: n.id, usable: usable(n) })), cursor, ctx.random, r.attempts > 0 ? r.first_number_id : null)
+      if (!pick) break
+      cursor = pick.cursor
+      const n = nums[pick.index]
+      inFlight.set(n.id, inFlight.get(n.id)! + 1)
+      numDaily.set(n.id, (numDaily.get(n.id) ?? 0) + 1)
+      perNumber.set(n.id, (perNumber.get(n.id) ?? 0) + 1)
+      fence++
+      const callId = newId('call')
+      const attempt = r.attempts + 1
+      claimed.push({
+        callId, fence, batchId: b.id, orgId: b.org_id, recipientId: r.id, contactId: r.contact_id, to: r.phone_number, from: n.phone_number,
+        numberId: n.id, providerType: n.provider_type, credentials: n.credentials, attempt, agentId: b.agent_id,
+        variables: { ...(JSON.parse(r.custom_fields) as Record<string, string>), ...(r.first_name ? { first_name: r.first_name } : {}), ...(r.last_name ? { last_name: r.last_name } : {}) }
+      })
+      if (r.attempts === 0) newlyCalled++
+    }
+    if (claimed.length === 0) {
+      await setWakeup(tx, b.id, now + RECHECK_MS)
+      return { claimed, changes }
+    }
+    await tx.insertInto('calls').values(claimed.map(c => ({
+      id: c.callId, org_id: b.org_id, batch_id: b.id, recipient_id: c.recipientId, contact_id: c.contactId, agent_id: b.agent_id,
+      direction: 'outbound' as const, from_number: c.from, number_id: c.numberId, to_number: c.to, phase: 'claimed' as const,
+      outcome: null, attempt: c.attempt, end_reason: null, duration_seconds: null, cost_micros: null,
+      variables: JSON.stringify(c.variables), call_settings: null, owner: ctx.workerId, fence: c.fence,
+      lease_expires_at: now + ctx.claimTtlMs, provider: c.providerType, provider_call_id: null, error: null,
+      recording_url: null, transcript_url: null, summary: null, claimed_at: now, started_at: null, answered_at: null,
+      ended_at: null, created_at: now, updated_at: now
+    }))).execute()
+    for (const c of claimed) {
+      await tx.updateTable('batch_recipients').set(eb => ({
+        status: 'dialing', attempts: eb('attempts', '+', 1), call_id: c.callId,
+        called_at: eb.fn.coalesce('called_at', eb.val(now)), first_number_id: eb.fn.coalesce('first_number_id', eb.val(c.numberId)), updated_at: now
+      })).where('id', '=', c.recipientId!).execute()
+    }
+    for (const [numberId, k] of perNumber) {
+      await tx.updateTable('phone_numbers').set(eb => ({ in_flight: eb('in_flight', '+', k) })).where('id', '=', numberId).execute()
+      await tx.insertInto('number_daily').values({ number_id: numberId, local_date: utcDay, dials: k })
+        .onConflict(oc => oc.columns(['number_id', 'local_date']).doUpdateSet(eb => ({ dials: eb('number_daily.dials', '+', k) }))).execute()
+    }
+    const n = claimed.length
+    await tx.insertInto('batch_daily').values({ batch_id: b.id, local_date: day, dials: n })
+      .onConflict(oc => oc.columns(['batch_id', 'local_date']).doUpdateSet(eb => ({ dials: eb('batch_daily.dials', '+', n) }))).execute()
+    // More may be due at once if every slot was used; otherwise the next retry time (or a call ending) wakes it.
+    let wake: number | null = now
+    if (n < slots) {
+      const next = await tx.selectFrom('batch_recipients').select(eb => eb.fn.min('next_attempt_at').as('at'))
+        .where('batch_id', '=', b.id).where('status', 'in', ['pending', 'retry_wait']).executeTakeFirst()
+      wake = next?.at === null || next?.at === undefined ? null : Math.max(Number(next.at), now)
+    }
+    await tx.updateTable('batch_calls').set(eb => ({
+      in_flight: eb('in_flight', '+', n),
+      called_contacts: eb('called_contacts', '+', newlyCalled),
+      rr_cursor: cursor,
+      fence_seq: fence,
+      next_wakeup_at: wake,
+      updated_at: now
+    })).where('id', '=', b.id).execute()
+    return { claimed, changes }
+  })
+}

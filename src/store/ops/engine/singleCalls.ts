@@ -1,0 +1,30 @@
+import type { Store } from '../../store.js'
+import type { ClaimedCall } from './claimBatch.js'
+
+/**
+ * Claims queued single calls (`POST /calls`) for this worker: `queued → claimed` with a lease, and
+ * the number's in-flight slot reserved, in one transaction (`SKIP LOCKED` on PostgreSQL).
+ */
+export async function claimQueuedCalls (store: Store, workerId: string, now: number, limit: number, claimTtlMs: number): Promise<ClaimedCall[]> {
+  return await store.transaction(async tx => {
+    const rows = await tx.selectFrom('calls')
+      .leftJoin('phone_numbers', 'phone_numbers.id', 'calls.number_id')
+      .select(['calls.id', 'calls.org_id', 'calls.to_number', 'calls.from_number', 'calls.number_id', 'calls.attempt', 'calls.agent_id', 'calls.variables',
+        'calls.contact_id', 'phone_numbers.provider_type', 'phone_numbers.credentials'])
+      .where('calls.phase', '=', 'queued').orderBy('calls.created_at').limit(limit)
+      .$if(store.profile.skipLocked, qb => qb.forUpdate('calls').skipLocked())
+      .execute()
+    const out: ClaimedCall[] = []
+    for (const r of rows) {
+      await tx.updateTable('calls').set({ phase: 'claimed', owner: workerId, fence: 1, lease_expires_at: now + claimTtlMs, claimed_at: now, updated_at: now })
+        .where('id', '=', r.id).where('phase', '=', 'queued').execute()
+      if (r.number_id) await tx.updateTable('phone_numbers').set(eb => ({ in_flight: eb('in_flight', '+', 1) })).where('id', '=', r.number_id).execute()
+      out.push({
+        callId: r.id, fence: 1, batchId: null, orgId: r.org_id, recipientId: null, contactId: r.contact_id, to: r.to_number, from: r.from_number ?? '',
+        numberId: r.number_id ?? '', providerType: r.provider_type ?? 'simulator', credentials: r.credentials ?? null, attempt: r.attempt,
+        agentId: r.agent_id, variables: JSON.parse(r.variables) as Record<string, string>
+      })
+    }
+    return out
+  })
+}
