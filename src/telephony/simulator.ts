@@ -10,7 +10,10 @@ export interface SimulatorOptions {
   readonly pricePerMinuteUsd: number
   /** Time scale of the simulated network: 100 makes a 60 s call last 0.6 s of real time. */
   readonly speed: number
-  /** When set, one line per accepted dial is appended here (`callId to batchId at`), for crash tests. */
+  /**
+   * When set, the simulated carrier's own record is appended here: `D <callId> <to> <batchId|-> <from> <at>` per
+   * accepted dial and `E <callId> <outcome> <at>` per ended call — what multi-process and crash tests audit.
+   */
   readonly dialLog?: string | null
 }
 
@@ -121,7 +124,7 @@ export class SimulatorProvider implements TelephonyProvider {
 
   async dial (req: DialRequest): Promise<{ providerCallId: string }> {
     this.dials.set(req.callId, (this.dials.get(req.callId) ?? 0) + 1)
-    if (this.opts.dialLog) appendFileSync(this.opts.dialLog, `${req.callId} ${req.to} ${req.batchId ?? '-'} ${this.clock.now()}\n`)
+    if (this.opts.dialLog) appendFileSync(this.opts.dialLog, `D ${req.callId} ${req.to} ${req.batchId ?? '-'} ${req.from} ${this.clock.now()}\n`)
     const from = this.dialsByFrom.get(req.batchId ?? '-') ?? []
     from.push(req.from)
     this.dialsByFrom.set(req.batchId ?? '-', from)
@@ -176,6 +179,7 @@ export class SimulatorProvider implements TelephonyProvider {
       code,
       ...(outcome === 'voicemail' ? { answeredBy: 'machine_start' } : outcome === 'answered' ? { answeredBy: 'human' } : {})
     }
+    if (this.opts.dialLog) appendFileSync(this.opts.dialLog, `E ${call.req.callId} ${outcome} ${this.clock.now()}\n`)
     this.ended.set(call.req.callId, e)
     // Keep the last outcomes for lookups after a lost event; memory stays bounded.
     if (this.ended.size > 100_000) this.ended.delete(this.ended.keys().next().value!)
