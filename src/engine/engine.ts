@@ -4,10 +4,10 @@ import { coerceError } from '../errors.js'
 import type { AgentRow } from '../store/schema.js'
 import type { Store } from '../store/store.js'
 import { applyCallEvents, type AppliedEvent, type EventEffects } from '../store/ops/engine/applyCallEvents.js'
-import { claimBatch, type ClaimedCall, type StatusChange } from '../store/ops/engine/claimBatch.js'
+import { claimBatches, type ClaimedCall, type StatusChange } from '../store/ops/engine/claimBatch.js'
 import { dueBatches, nextWakeup } from '../store/ops/engine/dueWork.js'
 import { expiredCalls, extendLease } from '../store/ops/engine/expiredCalls.js'
-import { gateCalls, recordAccepted } from '../store/ops/engine/gateCalls.js'
+import { gateCalls } from '../store/ops/engine/gateCalls.js'
 import { releaseClaimedCalls } from '../store/ops/engine/releaseCalls.js'
 import { claimQueuedCalls } from '../store/ops/engine/singleCalls.js'
 import { expireDeadWorkers, heartbeat, liveWorkers, unregisterWorker } from '../store/ops/engine/workers.js'
@@ -190,21 +190,16 @@ export class Engine {
       await this.reap(now)
     }
     if (this.draining) return { claimed: 0 }
-    let claimed = 0
     const ids = await dueBatches(store.db, now, 50)
-    for (const id of ids) {
-      const r = await claimBatch(store, id, { workerId: this.workerId, now, maxClaim: this.opts.maxClaim, claimTtlMs: this.opts.claimTtlMs, random: this.opts.random })
-      this.emitChanges(r.changes)
-      if (r.claimed.length > 0) this.opts.failpoint?.('after_claim')
-      claimed += r.claimed.length
-      await this.dispatch(r.claimed, now)
-      if (r.claimed.length === this.opts.maxClaim) this.tickAgain = true
-    }
+    const r = ids.length === 0 ? { claimed: [], changes: [] } : await claimBatches(store, ids, { workerId: this.workerId, now, maxClaim: this.opts.maxClaim, claimTtlMs: this.opts.claimTtlMs, random: this.opts.random })
+    this.emitChanges(r.changes)
     const single = await claimQueuedCalls(store, this.workerId, now, this.opts.maxClaim, this.opts.claimTtlMs)
-    claimed += single.length
-    await this.dispatch(single, now)
-    this.events.safeEmit('scheduler:tick', { now, claimed })
-    return { claimed }
+    const all = [...r.claimed, ...single]
+    if (all.length > 0) this.opts.failpoint?.('after_claim')
+    await this.dispatch(all, now)
+    if (ids.length === 50) this.tickAgain = true
+    this.events.safeEmit('scheduler:tick', { now, claimed: all.length })
+    return { claimed: all.length }
   }
 
   private emitChanges (changes: readonly StatusChange[]): void {
@@ -223,8 +218,9 @@ export class Engine {
   /** Gate, then dial every call that passed; calls the gate refused stay claimed until released. */
   private async dispatch (calls: readonly ClaimedCall[], now: number): Promise<void> {
     if (calls.length === 0) return
-    const agent = await this.agent(calls[0].agentId, now)
-    const maxDurationSec = durationSec(agent?.max_duration, 3600)
+    const agents = new Map<string, AgentRow | undefined>()
+    for (const c of calls) if (!agents.has(c.agentId)) agents.set(c.agentId, await this.agent(c.agentId, now))
+    const maxDurationSec = Math.max(...[...agents.values()].map(a => durationSec(a?.max_duration, 3600)))
     const ringTimeoutSec = this.opts.ringTimeoutSec
     const leaseMs = (ringTimeoutSec + maxDurationSec) * 1000 + this.opts.leaseGraceMs
     const allowed = new Set(await gateCalls(this.deps.store, calls.map(c => c.callId), this.workerId, now, leaseMs))
@@ -234,14 +230,14 @@ export class Engine {
       await this.deps.store.transaction(async tx => { await releaseClaimedCalls(tx, { callIds: refused }, now) })
       for (const id of refused) this.events.safeEmit('call:released', { callId: id })
     }
-    const agentConfig = agent
+    const agentConfig = (agent: AgentRow | undefined): Record<string, unknown> => agent
       ? { id: agent.id, name: agent.name, voice_id: agent.voice_id, system_prompt: agent.system_prompt, greeting: agent.greeting, model: agent.model, temperature: agent.temperature, language_hint: agent.language_hint, voicemail_message: agent.voicemail_message, recording_enabled: agent.recording_enabled === 1 }
       : {}
     const dials: Array<Promise<void>> = []
     for (const c of calls) {
       if (!allowed.has(c.callId)) continue
-      const a = c.agentId === calls[0].agentId ? agentConfig : {}
-      const p = this.dialOne(c, a, ringTimeoutSec, maxDurationSec, leaseMs)
+      const agent = agents.get(c.agentId)
+      const p = this.dialOne(c, agentConfig(agent), ringTimeoutSec, durationSec(agent?.max_duration, 3600))
       this.dialsInFlight.add(p)
       void p.finally(() => this.dialsInFlight.delete(p))
       dials.push(p)
@@ -249,7 +245,7 @@ export class Engine {
     await Promise.all(dials)
   }
 
-  private async dialOne (c: ClaimedCall, agent: Record<string, unknown>, ringTimeoutSec: number, maxDurationSec: number, leaseMs: number): Promise<void> {
+  private async dialOne (c: ClaimedCall, agent: Record<string, unknown>, ringTimeoutSec: number, maxDurationSec: number): Promise<void> {
     const provider = this.deps.providerFor(c.providerType)
     this.events.safeEmit('call:dialing', { callId: c.callId, batchId: c.batchId, to: c.to, from: c.from })
     if (!provider) {
@@ -264,7 +260,8 @@ export class Engine {
         numberConfig, agent, variables: c.variables, ringTimeoutSec, maxDurationSec
       })
       this.opts.failpoint?.('after_dial')
-      await recordAccepted(this.deps.store, c.callId, providerCallId, this.deps.clock.now(), leaseMs)
+      // Recorded with the next group of events: one transaction for many accepted dials.
+      this.onProviderEvent({ type: 'initiated', callId: c.callId, at: this.deps.clock.now(), providerCallId })
     } catch (e) {
       if (e instanceof DialError && e.definite) {
         this.onProviderEvent({ type: 'ended', callId: c.callId, at: this.deps.clock.now(), outcome: e.outcome, durationSec: 0, costMicros: 0, reason: e.message.slice(0, 200) })

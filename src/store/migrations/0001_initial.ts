@@ -242,6 +242,9 @@ export async function up (db: Kysely<any>): Promise<void> {
     .execute()
   await db.schema.createIndex('calls_org_created').on('calls').columns(['org_id', 'created_at', 'id']).execute()
   await db.schema.createIndex('calls_batch').on('calls').columns(['batch_id', 'created_at']).execute()
+  await db.schema.createIndex('calls_recipient').on('calls').columns(['recipient_id', 'phase']).execute()
+  await db.schema.createIndex('calls_owner').on('calls').columns(['owner', 'phase']).execute()
+  await db.schema.createIndex('calls_queued').on('calls').column('created_at').where(sql.ref('phase'), '=', 'queued').execute()
   await db.schema.createIndex('calls_provider_id').on('calls').columns(['provider', 'provider_call_id']).unique()
     .where(sql.ref('provider_call_id'), 'is not', null).execute()
   // At most one live attempt per recipient, whatever any worker does.

@@ -29,7 +29,21 @@ export function openSqliteStore (opts: SqliteOptions): Store {
   handle.pragma('synchronous = FULL')
   handle.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`)
   handle.pragma('foreign_keys = ON')
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: handle }) })
+  // Kysely prepares every query anew; better-sqlite3 statements are reusable, so keep the recent ones.
+  const statements = new Map<string, SqliteDatabase.Statement>()
+  const database = {
+    prepare (text: string): SqliteDatabase.Statement {
+      let st = statements.get(text)
+      if (st === undefined) {
+        st = handle.prepare(text)
+        statements.set(text, st)
+        if (statements.size > 2000) statements.delete(statements.keys().next().value!)
+      }
+      return st
+    },
+    close (): void { handle.close() }
+  }
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
   const bus = new EventEmitter()
   bus.setMaxListeners(0)
 

@@ -1,8 +1,9 @@
+import { sql } from 'kysely'
 import { newId } from '../../../domain/ids.js'
 import { pickCallerId, type RotationStrategy } from '../../../domain/rotation.js'
 import { isCallAllowed, localDate, nextAllowedStart, startOfNextLocalDate } from '../../../domain/schedule.js'
 import type { BatchRow, BatchStatus } from '../../schema.js'
-import type { Store, Tx } from '../../store.js'
+import type { BackendProfile, Store, Tx } from '../../store.js'
 import { batchWindow } from './batchWindow.js'
 import { completeIfDone } from './completeIfDone.js'
 
@@ -63,12 +64,32 @@ async function markFailed (tx: Tx, b: BatchRow, reason: string, now: number, cha
  * so counters, caps and the rotation cursor are exact with any number of workers.
  */
 export async function claimBatch (store: Store, batchId: string, ctx: ClaimContext): Promise<ClaimResult> {
-  const { now } = ctx
+  return await claimBatches(store, [batchId], ctx)
+}
+
+/**
+ * Claims for several due batches in ONE transaction (one commit, one fsync, for all of them), each
+ * batch exactly as `claimBatch` describes.
+ */
+export async function claimBatches (store: Store, batchIds: readonly string[], ctx: ClaimContext): Promise<ClaimResult> {
   return await store.transaction(async tx => {
+    const out: ClaimResult = { claimed: [], changes: [] }
+    for (const id of batchIds) {
+      const r = await claimOne(tx, store.profile, id, ctx)
+      out.claimed.push(...r.claimed)
+      out.changes.push(...r.changes)
+    }
+    return out
+  })
+}
+
+async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: ClaimContext): Promise<ClaimResult> {
+  const { now } = ctx
+  {
     const changes: StatusChange[] = []
     const claimed: ClaimedCall[] = []
     const b = await tx.selectFrom('batch_calls').selectAll().where('id', '=', batchId)
-      .$if(store.profile.skipLocked, qb => qb.forUpdate().skipLocked())
+      .$if(profile.skipLocked, qb => qb.forUpdate().skipLocked())
       .executeTakeFirst()
     if (!b) return { claimed, changes }
     if (b.status === 'scheduled') {
@@ -177,12 +198,12 @@ export async function claimBatch (store: Store, batchId: string, ctx: ClaimConte
       recording_url: null, transcript_url: null, summary: null, claimed_at: now, started_at: null, answered_at: null,
       ended_at: null, created_at: now, updated_at: now
     }))).execute()
-    for (const c of claimed) {
-      await tx.updateTable('batch_recipients').set(eb => ({
-        status: 'dialing', attempts: eb('attempts', '+', 1), call_id: c.callId,
-        called_at: eb.fn.coalesce('called_at', eb.val(now)), first_number_id: eb.fn.coalesce('first_number_id', eb.val(c.numberId)), updated_at: now
-      })).where('id', '=', c.recipientId!).execute()
-    }
+    // One statement for every claimed recipient: its live call (unique per recipient) supplies the ids.
+    const liveCall = (col: 'id' | 'number_id') => sql<string>`(select ${sql.ref(`calls.${col}`)} from calls where calls.recipient_id = batch_recipients.id and calls.phase = 'claimed')`
+    await tx.updateTable('batch_recipients').set(eb => ({
+      status: 'dialing', attempts: eb('attempts', '+', 1), call_id: liveCall('id'),
+      called_at: eb.fn.coalesce('called_at', eb.val(now)), first_number_id: eb.fn.coalesce('first_number_id', liveCall('number_id')), updated_at: now
+    })).where('id', 'in', claimed.map(c => c.recipientId!)).execute()
     for (const [numberId, k] of perNumber) {
       await tx.updateTable('phone_numbers').set(eb => ({ in_flight: eb('in_flight', '+', k) })).where('id', '=', numberId).execute()
       await tx.insertInto('number_daily').values({ number_id: numberId, local_date: utcDay, dials: k })
@@ -207,5 +228,5 @@ export async function claimBatch (store: Store, batchId: string, ctx: ClaimConte
       updated_at: now
     })).where('id', '=', b.id).execute()
     return { claimed, changes }
-  })
+  }
 }

@@ -19,9 +19,3 @@ export async function gateCalls (store: Store, ids: readonly string[], workerId:
     return rows.map(r => r.id)
   })
 }
-
-/** Records the provider's id for a dial it accepted; later events and lookups use it. */
-export async function recordAccepted (store: Store, callId: string, providerCallId: string, now: number, leaseMs: number): Promise<void> {
-  await store.db.updateTable('calls').set({ provider_call_id: providerCallId, lease_expires_at: now + leaseMs, updated_at: now })
-    .where('id', '=', callId).where('phase', 'in', ['dialing', 'ringing', 'in_progress']).execute()
-}

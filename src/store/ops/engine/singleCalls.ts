@@ -6,6 +6,9 @@ import type { ClaimedCall } from './claimBatch.js'
  * the number's in-flight slot reserved, in one transaction (`SKIP LOCKED` on PostgreSQL).
  */
 export async function claimQueuedCalls (store: Store, workerId: string, now: number, limit: number, claimTtlMs: number): Promise<ClaimedCall[]> {
+  // Cheap look first: most passes find no single call waiting and open no transaction.
+  const any = await store.db.selectFrom('calls').select('id').where('phase', '=', 'queued').limit(1).executeTakeFirst()
+  if (!any) return []
   return await store.transaction(async tx => {
     const rows = await tx.selectFrom('calls')
       .leftJoin('phone_numbers', 'phone_numbers.id', 'calls.number_id')
