@@ -59,9 +59,6 @@ class Effects {
   }
 
   async write (tx: Tx, now: number, fx: EventEffects): Promise<void> {
-    for (const [id, k] of this.numbers) {
-      await tx.updateTable('phone_numbers').set(eb => ({ in_flight: eb('in_flight', '-', k) })).where('id', '=', id).execute()
-    }
     for (const g of this.recipients.values()) {
       for (let i = 0; i < g.ids.length; i += 500) {
         await tx.updateTable('batch_recipients')
@@ -69,7 +66,8 @@ class Effects {
           .where('id', 'in', g.ids.slice(i, i + 500)).execute()
       }
     }
-    for (const [id, d] of this.batches) {
+    for (const id of [...this.batches.keys()].sort()) {
+      const d = this.batches.get(id)!
       const policy = this.policies.get(id)
       await tx.updateTable('batch_calls').set(eb => {
         const set: Record<string, unknown> = {
@@ -90,6 +88,11 @@ class Effects {
         fx.wake.add(id)
         if (await completeIfDone(tx, id, now)) fx.changes.push({ batchId: id, orgId: policy.org_id, from: 'active', to: 'completed', reason: null })
       }
+    }
+    // Number rows last and in id order: the same order as claims (see claimBatch), so no deadlock.
+    for (const id of [...this.numbers.keys()].sort()) {
+      const k = this.numbers.get(id)!
+      await tx.updateTable('phone_numbers').set(eb => ({ in_flight: eb('in_flight', '-', k) })).where('id', '=', id).execute()
     }
   }
 }

@@ -74,16 +74,33 @@ export async function claimBatch (store: Store, batchId: string, ctx: ClaimConte
 export async function claimBatches (store: Store, batchIds: readonly string[], ctx: ClaimContext): Promise<ClaimResult> {
   return await store.transaction(async tx => {
     const out: ClaimResult = { claimed: [], changes: [] }
+    const numberDeltas = new Map<string, number>()
     for (const id of batchIds) {
-      const r = await claimOne(tx, store.profile, id, ctx)
+      const r = await claimOne(tx, store.profile, id, ctx, numberDeltas)
       out.claimed.push(...r.claimed)
       out.changes.push(...r.changes)
     }
+    await writeNumberDeltas(tx, numberDeltas)
     return out
   })
 }
 
-async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: ClaimContext): Promise<ClaimResult> {
+/**
+ * Number rows are shared by batches: their counters are written once, at the end of the claim
+ * transaction and in id order, so that two workers never wait on each other's number rows in
+ * opposite orders (no deadlock between claims, nor with event application, which writes numbers last).
+ */
+async function writeNumberDeltas (tx: Tx, deltas: Map<string, number>): Promise<void> {
+  for (const key of [...deltas.keys()].sort()) {
+    const [numberId, day] = key.split('|')
+    const k = deltas.get(key)!
+    await tx.updateTable('phone_numbers').set(eb => ({ in_flight: eb('in_flight', '+', k) })).where('id', '=', numberId).execute()
+    await tx.insertInto('number_daily').values({ number_id: numberId, local_date: day, dials: k })
+      .onConflict(oc => oc.columns(['number_id', 'local_date']).doUpdateSet(eb => ({ dials: eb('number_daily.dials', '+', k) }))).execute()
+  }
+}
+
+async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: ClaimContext, numberDeltas: Map<string, number>): Promise<ClaimResult> {
   const { now } = ctx
   {
     const changes: StatusChange[] = []
@@ -204,11 +221,7 @@ async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: 
       status: 'dialing', attempts: eb('attempts', '+', 1), call_id: liveCall('id'),
       called_at: eb.fn.coalesce('called_at', eb.val(now)), first_number_id: eb.fn.coalesce('first_number_id', liveCall('number_id')), updated_at: now
     })).where('id', 'in', claimed.map(c => c.recipientId!)).execute()
-    for (const [numberId, k] of perNumber) {
-      await tx.updateTable('phone_numbers').set(eb => ({ in_flight: eb('in_flight', '+', k) })).where('id', '=', numberId).execute()
-      await tx.insertInto('number_daily').values({ number_id: numberId, local_date: utcDay, dials: k })
-        .onConflict(oc => oc.columns(['number_id', 'local_date']).doUpdateSet(eb => ({ dials: eb('number_daily.dials', '+', k) }))).execute()
-    }
+    for (const [numberId, k] of perNumber) numberDeltas.set(`${numberId}|${utcDay}`, (numberDeltas.get(`${numberId}|${utcDay}`) ?? 0) + k)
     const n = claimed.length
     await tx.insertInto('batch_daily').values({ batch_id: b.id, local_date: day, dials: n })
       .onConflict(oc => oc.columns(['batch_id', 'local_date']).doUpdateSet(eb => ({ dials: eb('batch_daily.dials', '+', n) }))).execute()
