@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import swagger from '@fastify/swagger'
 import multipart from '@fastify/multipart'
@@ -56,9 +56,9 @@ function makeAjv (coerce: boolean): Ajv {
  * `inject`. Every answer carries `meta.request_id` (also `X-Request-Id`) and errors use the one
  * envelope of API.md §1.
  */
-export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<App> {
+export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogger } = {}): Promise<App> {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: deps.config.bodyLimitBytes,
     genReqId: () => `req_${randomUUID()}`,
     requestIdLogLabel: 'request_id',

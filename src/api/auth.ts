@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest, FastifyReply } from 'fastify'
 import { hashApiKey, KEY_PATTERN, sameHash } from '../domain/apiKeys.js'
 import { errors } from '../errors.js'
+import { isoMicros } from '../domain/time.js'
 import { findApiKey, type AuthContext } from '../store/ops/apiKeys.js'
 
 declare module 'fastify' {
@@ -33,7 +34,7 @@ export function registerAuth (app: FastifyInstance): void {
       .header('x-ratelimit-reset', resetSec)
     if (!d.allowed) {
       reply.header('retry-after', Math.max(1, Math.ceil((d.resetAt - clock.now()) / 1000)))
-      throw errors.rateLimited(d.limit, new Date(d.resetAt).toISOString())
+      throw errors.rateLimited(d.limit, isoMicros(d.resetAt))
     }
   })
 }

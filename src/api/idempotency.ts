@@ -35,7 +35,7 @@ export function registerIdempotency (app: FastifyInstance): void {
     if (raw === undefined) return
     const key = Array.isArray(raw) ? raw[0] : raw
     if (!key || key.length > 255) throw errors.invalid(['header', 'x-idempotency-key'], 'Idempotency key must be 1–255 characters', 'value_error')
-    const scope: IdemScope = { orgId: req.auth.orgId, method: req.method, path: req.url.split('?')[0], key }
+    const scope: IdemScope = { orgId: req.auth.orgId, method: req.method, path: req.url.split('?')[0].replace(/\/+$/, '') || '/', key }
     const hash = bodyHash(req.body)
     const { store, clock, config } = app.deps
     const ttl = config.idempotencyTtlHours * 3_600_000

@@ -46,6 +46,9 @@ export function ajvToIssues (context: string, errs: readonly AjvError[]): Valida
   const seen = new Set<string>()
   for (const e of errs) {
     if (e.keyword === 'anyOf' || e.keyword === 'oneOf' || e.keyword === 'if') continue
+    // "should be null" is only the other branch of a nullable field whose real error is reported too.
+    if (e.keyword === 'type' && e.params.type === 'null' &&
+      errs.some(o => o !== e && !(o.keyword === 'type' && o.params.type === 'null') && o.keyword !== 'anyOf' && (o.instancePath === e.instancePath || o.instancePath.startsWith(e.instancePath + '/')))) continue
     const loc: Array<string | number> = [root]
     for (const part of e.instancePath.split('/').slice(1)) {
       const key = part.replaceAll('~1', '/').replaceAll('~0', '~')

@@ -1,4 +1,4 @@
-import { pino } from 'pino'
+import { createLogger } from '../logger.js'
 import { ConfigError, loadConfig, settingsHelp, type Config } from '../config.js'
 import { systemClock } from '../clock.js'
 import { buildApp } from '../api/app.js'
@@ -29,17 +29,12 @@ ${settingsHelp()}
   --config FILE                      TRUEDY_CONFIG                    JSON file of settings keyed by variable name
 `
 
-/** Command-specific flags that are not settings. */
+/** Command-specific options that are not settings, and those of them that take no value. */
 const COMMAND_FLAGS = new Set(['--no-engine', '--org', '--help'])
+const BOOLEAN_FLAGS = new Set(['--no-engine', '--help'])
 
 function redactingLogger (config: Config) {
-  return pino({
-    level: config.logLevel,
-    redact: {
-      paths: ['req.headers.authorization', '*.auth_token', '*.sip_password', '*.secret', '*.credentials', '*.password', '*.api_key'],
-      censor: '[redacted]'
-    }
-  })
+  return createLogger(config.logLevel)
 }
 
 function makeRateLimiter (config: Config, log: ReturnType<typeof redactingLogger>): RateLimiter {
@@ -151,7 +146,7 @@ async function cmdKeys (config: Config, positionals: string[], flags: Record<str
 }
 
 export async function main (argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const { positionals, flags } = splitArgs(argv, COMMAND_FLAGS)
+  const { positionals, flags } = splitArgs(argv, BOOLEAN_FLAGS)
   const cmd = positionals[0]
   if (flags['--help'] || cmd === 'help' || cmd === undefined) {
     process.stdout.write(USAGE)
@@ -172,5 +167,6 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv): Pr
 main(process.argv.slice(2), process.env).catch((e: unknown) => {
   const err = coerceError(e)
   process.stderr.write(`truedy: ${err instanceof ConfigError ? err.message : err.message}\n`)
-  process.exitCode = 1
+  // A failed start may leave pools and sockets open: exit rather than hang.
+  process.exit(1)
 })

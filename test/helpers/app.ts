@@ -1,5 +1,7 @@
 import type { FastifyServerOptions } from 'fastify'
+import type { DestinationStream } from 'pino'
 import { FakeClock, type Clock } from '../../src/clock.js'
+import { createLogger } from '../../src/logger.js'
 import { buildApp, type App, type EngineHandle } from '../../src/api/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { memoryRateLimiter } from '../../src/ratelimit/memoryRateLimiter.js'
@@ -28,7 +30,8 @@ export async function startApp (backend: Backend, env: Record<string, string> = 
   const woken: string[] = []
   const engine: EngineHandle = { wake: id => { woken.push(id ?? '') } }
   const rateLimiter = memoryRateLimiter(config.rateLimitPerMinute)
-  const app = await buildApp({ store: ts.store, config, clock, rateLimiter, engine }, { logger: opts.logger })
+  const logger = opts.logger && typeof opts.logger === 'object' ? createLogger(String((opts.logger as { level?: string }).level ?? 'info'), (opts.logger as { stream?: DestinationStream }).stream) : undefined
+  const app = await buildApp({ store: ts.store, config, clock, rateLimiter, engine }, { logger })
   const { key } = await createApiKey(ts.store, 'acme', clock.now())
   return {
     app, ts, config, clock, key, woken,

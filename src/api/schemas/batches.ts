@@ -1,8 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import { RETRYABLE_OUTCOMES, ROTATIONS } from '../../domain/batchConfig.js'
+import { StringEnum } from './common.js'
 
 const nullable = <T extends import('@sinclair/typebox').TSchema>(t: T) => Type.Union([t, Type.Null()])
-const Rotation = Type.Union(ROTATIONS.map(r => Type.Literal(r)), { description: 'How to rotate phone numbers' })
+const Rotation = StringEnum(ROTATIONS, { description: 'How to rotate phone numbers' })
 const HHMM = { pattern: '^\\d{2}:\\d{2}$' }
 
 export const InlineContact = Type.Object({
@@ -18,7 +19,7 @@ export const InlineContact = Type.Object({
 const configFields = {
   phone_number_ids: Type.Optional(nullable(Type.Array(Type.String(), { description: 'Phone number IDs to use (auto-selected from agent if empty)' }))),
   phone_rotation_strategy: Type.Optional(Rotation),
-  schedule_type: Type.Optional(Type.Union([Type.Literal('immediate'), Type.Literal('scheduled')], { description: 'When to start' })),
+  schedule_type: Type.Optional(StringEnum(['immediate', 'scheduled'] as const, { description: 'When to start' })),
   scheduled_at: Type.Optional(nullable(Type.String({ format: 'date-time', description: 'When to start (required if schedule_type=scheduled)' }))),
   max_calls_per_day: Type.Optional(nullable(Type.Integer({ minimum: 1, description: 'Maximum calls per day' }))),
   timezone: Type.Optional(Type.String({ description: 'IANA timezone for scheduling' })),
@@ -31,7 +32,7 @@ const configFields = {
   max_retry_attempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 3, description: 'retries after the first attempt (0–3); alias `retry_attempts`' })),
   retry_attempts: Type.Optional(Type.Integer({ minimum: 0, maximum: 3, description: 'alias of max_retry_attempts' })),
   retry_delay_minutes: Type.Optional(Type.Integer({ minimum: 0, maximum: 10080, description: '[ext] delay before a retry (default 60)' })),
-  retry_on: Type.Optional(Type.Array(Type.Union(RETRYABLE_OUTCOMES.map(o => Type.Literal(o))), { description: '[ext] outcomes that are retried (default no_answer, busy, failed)' })),
+  retry_on: Type.Optional(Type.Array(StringEnum(RETRYABLE_OUTCOMES), { description: '[ext] outcomes that are retried (default no_answer, busy, failed)' })),
   respect_contact_timezone: Type.Optional(Type.Boolean({ description: '[ext] evaluate the window in each contact\'s timezone' })),
   quiet_hours_guard: Type.Optional(Type.Boolean({ description: '[ext] never dial outside 08:00–21:00 recipient-local time' })),
   max_cost_usd: Type.Optional(nullable(Type.Number({ exclusiveMinimum: 0, description: '[ext] pause the batch when its cost reaches this' }))),
@@ -41,7 +42,7 @@ const configFields = {
 export const BatchCallCreateRequest = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 255, description: 'Campaign name' }),
   agent_id: Type.String({ description: 'Agent ID to use' }),
-  contact_source: Type.Optional(Type.Union([Type.Literal('csv'), Type.Literal('folder'), Type.Literal('manual')], { description: 'Where contacts come from' })),
+  contact_source: Type.Optional(StringEnum(['csv', 'folder', 'manual'] as const, { description: 'Where contacts come from' })),
   contact_folder_id: Type.Optional(nullable(Type.String({ description: 'Folder ID if source is folder' }))),
   contact_ids: Type.Optional(nullable(Type.Array(Type.String(), { description: 'Existing contact IDs to add' }))),
   contacts: Type.Optional(nullable(Type.Array(InlineContact, { description: 'Inline contacts array' }))),
@@ -54,7 +55,7 @@ export const BatchCallPatchRequest = Type.Object({
   ...configFields
 }, { $id: 'BatchCallPatchRequest' })
 
-const Status = Type.Union(['draft', 'scheduled', 'active', 'paused', 'completed', 'failed', 'cancelled'].map(s => Type.Literal(s)), { description: 'Campaign status' })
+const Status = StringEnum(['draft', 'scheduled', 'active', 'paused', 'completed', 'failed', 'cancelled'] as const, { description: 'Campaign status' })
 const ts = Type.String({ format: 'date-time' })
 const nts = nullable(Type.String({ format: 'date-time' }))
 
@@ -76,7 +77,7 @@ export const BatchCallResponse = Type.Object({
   in_progress_calls: Type.Integer({ description: '[ext] calls of this batch in progress now' }),
   total_cost_usd: Type.Number(),
   average_duration_seconds: Type.Integer(),
-  schedule_type: Type.Union([Type.Literal('immediate'), Type.Literal('scheduled')]),
+  schedule_type: StringEnum(['immediate', 'scheduled'] as const),
   scheduled_at: nts,
   max_calls_per_day: nullable(Type.Integer()),
   created_at: ts,

@@ -1,7 +1,12 @@
-import { Type } from '@sinclair/typebox'
+import { Type, type TUnsafe } from '@sinclair/typebox'
 
 export const E164 = Type.String({ pattern: '^\\+[1-9]\\d{1,14}$', description: 'E.164 phone number', examples: ['+15551234567'] })
 export const Timestamp = Type.String({ format: 'date-time' })
 export const NullableTimestamp = Type.Union([Type.String({ format: 'date-time' }), Type.Null()])
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) })
 export const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()])
+
+/** A string enum as JSON Schema `enum` (as the seed writes it), typed as the union of its values. */
+export function StringEnum<const T extends readonly string[]> (values: T, opts: { description?: string } = {}): TUnsafe<T[number]> {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...opts })
+}
