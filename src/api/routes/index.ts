@@ -1,6 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { agentRoutes } from './agents.js'
+import { contactImportRoutes } from './contactsImport.js'
+import { contactRoutes } from './contacts.js'
+import { folderRoutes } from './folders.js'
+import { numberRoutes } from './numbers.js'
 import { batchRoutes } from './batches/index.js'
+import { callRoutes } from './calls.js'
 import { docsRoutes } from './docs.js'
 import { healthRoutes } from './health.js'
 
@@ -10,6 +15,8 @@ export const routes: FastifyPluginAsync = async app => {
   await app.register(docsRoutes)
   await app.register(async v1 => {
     await v1.register(agentRoutes)
+    for (const r of [numberRoutes, folderRoutes, contactRoutes, contactImportRoutes]) await v1.register(r)
     await v1.register(batchRoutes)
+    await v1.register(callRoutes)
   }, { prefix: '/api/public/v1' })
 }
