@@ -85,6 +85,7 @@ export class Engine {
   private running = false
   private draining = false
   private timer: TimerHandle | null = null
+  private beatTimer: TimerHandle | null = null
   private lastReap = 0
   private lastBeat = 0
   private unlisten: (() => Promise<void>) | null = null
@@ -103,7 +104,23 @@ export class Engine {
     await heartbeat(this.deps.store.db, this.workerId, this.deps.clock.now())
     this.unlisten = await this.deps.store.listen(WAKE_CHANNEL, () => { this.wake() })
     this.running = true
+    this.beatLoop()
     this.wake()
+  }
+
+  /**
+   * Heartbeats on their own timer, not from the scheduler pass: a pass stuck on the database must
+   * not make this worker look dead to the others (they would reconcile its live calls as unknown).
+   */
+  private beatLoop (): void {
+    if (!this.running) return
+    this.beatTimer = this.deps.timers.setTimeout(() => {
+      const now = this.deps.clock.now()
+      heartbeat(this.deps.store.db, this.workerId, now, this.draining).then(known => {
+        this.lastBeat = now
+        if (!known) this.events.safeEmit('error', new Error(`worker ${this.workerId} had been declared dead by another worker; its calls were reconciled and it registered again`))
+      }, (e: unknown) => { this.events.safeEmit('error', coerceError(e)) }).finally(() => { this.beatLoop() })
+    }, this.opts.heartbeatMs)
   }
 
   /** Wires provider events without starting the loop (tests drive `tick` themselves). */
@@ -120,6 +137,7 @@ export class Engine {
     this.draining = true
     this.running = false
     this.timer?.cancel()
+    this.beatTimer?.cancel()
     await this.unlisten?.()
     await this.ticking?.catch(() => {})
     await Promise.allSettled([...this.dialsInFlight])

@@ -1,9 +1,16 @@
 import type { Db } from '../../store.js'
 
-/** Registers or refreshes an engine process; the reaper treats silent ones as dead. */
-export async function heartbeat (db: Db, workerId: string, now: number, draining = false): Promise<void> {
+/**
+ * Registers or refreshes an engine process; the reaper treats silent ones as dead. Returns false
+ * when the registration had been removed — another worker declared this one dead and reconciled
+ * its calls — in which case it registers anew.
+ */
+export async function heartbeat (db: Db, workerId: string, now: number, draining = false): Promise<boolean> {
+  const res = await db.updateTable('engine_workers').set({ heartbeat_at: now, draining: draining ? 1 : 0 }).where('id', '=', workerId).executeTakeFirst()
+  if (Number(res.numUpdatedRows) === 1) return true
   await db.insertInto('engine_workers').values({ id: workerId, started_at: now, heartbeat_at: now, draining: draining ? 1 : 0 })
     .onConflict(oc => oc.column('id').doUpdateSet({ heartbeat_at: now, draining: draining ? 1 : 0 })).execute()
+  return false
 }
 
 export async function unregisterWorker (db: Db, workerId: string): Promise<void> {
