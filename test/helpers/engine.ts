@@ -43,7 +43,9 @@ export async function startEngineHarness (backend: Backend, opts: { start?: stri
         if (after) await after()
         if (await done()) return
         if (clock.now() >= end) throw new Error(`not done after ${maxMs} ms of fake time`)
-        const candidates = [clock.nextDue(), await nextWakeup(t.ts.store.db)].filter((x): x is number => x !== null && x > clock.now())
+        const wake = await nextWakeup(t.ts.store.db)
+        if (wake !== null && wake <= clock.now()) continue // work is due now: step again before moving time
+        const candidates = [clock.nextDue(), wake].filter((x): x is number => x !== null && x > clock.now())
         const next = Math.min(end, ...candidates, clock.now() + 60_000)
         clock.runUntil(next)
         await engine.settle()

@@ -175,7 +175,9 @@ async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: 
         .where('number_id', 'in', nums.map(n => n.id)).execute()
       for (const r of rows) numDaily.set(r.number_id, r.dials)
     }
-    const inFlight = new Map(nums.map(n => [n.id, n.in_flight]))
+    // Claims of earlier batches in this same transaction are not in the number rows yet (written at the end).
+    for (const n of nums) numDaily.set(n.id, (numDaily.get(n.id) ?? 0) + (numberDeltas.get(`${n.id}|${utcDay}`) ?? 0))
+    const inFlight = new Map(nums.map(n => [n.id, n.in_flight + (numberDeltas.get(`${n.id}|${utcDay}`) ?? 0)]))
     const usable = (n: typeof nums[number]): boolean =>
       (n.max_concurrent_calls === null || inFlight.get(n.id)! < n.max_concurrent_calls) &&
       (n.max_calls_per_day === null || (numDaily.get(n.id) ?? 0) < n.max_calls_per_day)

@@ -13,15 +13,33 @@ export async function claimQueuedCalls (store: Store, workerId: string, now: num
     const rows = await tx.selectFrom('calls')
       .leftJoin('phone_numbers', 'phone_numbers.id', 'calls.number_id')
       .select(['calls.id', 'calls.org_id', 'calls.to_number', 'calls.from_number', 'calls.number_id', 'calls.attempt', 'calls.agent_id', 'calls.variables',
-        'calls.contact_id', 'phone_numbers.provider_type', 'phone_numbers.credentials'])
+        'calls.contact_id', 'phone_numbers.provider_type', 'phone_numbers.credentials', 'phone_numbers.in_flight', 'phone_numbers.max_concurrent_calls', 'phone_numbers.max_calls_per_day'])
       .where('calls.phase', '=', 'queued').orderBy('calls.created_at').limit(limit)
       .$if(store.profile.skipLocked, qb => qb.forUpdate('calls').skipLocked())
       .execute()
     const out: ClaimedCall[] = []
+    const utcDay = new Date(now).toISOString().slice(0, 10)
+    // A number's own caps hold for single calls too: a call whose number is full stays queued.
+    const used = new Map<string, { live: number, today: number }>()
     for (const r of rows) {
+      if (r.number_id) {
+        let u = used.get(r.number_id)
+        if (!u) {
+          const d = await tx.selectFrom('number_daily').select('dials').where('number_id', '=', r.number_id).where('local_date', '=', utcDay).executeTakeFirst()
+          u = { live: r.in_flight ?? 0, today: d?.dials ?? 0 }
+          used.set(r.number_id, u)
+        }
+        if ((r.max_concurrent_calls !== null && u.live >= r.max_concurrent_calls) || (r.max_calls_per_day !== null && u.today >= r.max_calls_per_day)) continue
+        u.live++
+        u.today++
+      }
       await tx.updateTable('calls').set({ phase: 'claimed', owner: workerId, fence: 1, lease_expires_at: now + claimTtlMs, claimed_at: now, updated_at: now })
         .where('id', '=', r.id).where('phase', '=', 'queued').execute()
-      if (r.number_id) await tx.updateTable('phone_numbers').set(eb => ({ in_flight: eb('in_flight', '+', 1) })).where('id', '=', r.number_id).execute()
+      if (r.number_id) {
+        await tx.updateTable('phone_numbers').set(eb => ({ in_flight: eb('in_flight', '+', 1) })).where('id', '=', r.number_id).execute()
+        await tx.insertInto('number_daily').values({ number_id: r.number_id, local_date: utcDay, dials: 1 })
+          .onConflict(oc => oc.columns(['number_id', 'local_date']).doUpdateSet(eb => ({ dials: eb('number_daily.dials', '+', 1) }))).execute()
+      }
       out.push({
         callId: r.id, fence: 1, batchId: null, orgId: r.org_id, recipientId: null, contactId: r.contact_id, to: r.to_number, from: r.from_number ?? '',
         numberId: r.number_id ?? '', providerType: r.provider_type ?? 'simulator', credentials: r.credentials ?? null, attempt: r.attempt,
