@@ -15,6 +15,11 @@ export interface SimulatorOptions {
    * accepted dial and `E <callId> <outcome> <at>` per ended call — what multi-process and crash tests audit.
    */
   readonly dialLog?: string | null
+  /**
+   * Keep per-call statistics (`dials`, `dialsByFrom`) for tests. Off in the service: they grow with
+   * every call, and the engine's memory must not grow with the size of a campaign.
+   */
+  readonly trackDials?: boolean
 }
 
 type MixOutcome = 'answered' | 'voicemail' | 'no_answer' | 'busy' | 'failed'
@@ -104,6 +109,7 @@ export class SimulatorProvider implements TelephonyProvider {
   /** Every dial ever accepted, by call id (to detect double dials). */
   readonly dials = new Map<string, number>()
   readonly liveByBatch = new Map<string, number>()
+  /** Most calls live at once per batch (kept only with `trackDials`). */
   readonly maxLiveByBatch = new Map<string, number>()
   readonly dialsByFrom = new Map<string, string[]>()
   maxLive = 0
@@ -123,11 +129,13 @@ export class SimulatorProvider implements TelephonyProvider {
   }
 
   async dial (req: DialRequest): Promise<{ providerCallId: string }> {
-    this.dials.set(req.callId, (this.dials.get(req.callId) ?? 0) + 1)
+    if (this.opts.trackDials) {
+      this.dials.set(req.callId, (this.dials.get(req.callId) ?? 0) + 1)
+      const from = this.dialsByFrom.get(req.batchId ?? '-') ?? []
+      from.push(req.from)
+      this.dialsByFrom.set(req.batchId ?? '-', from)
+    }
     if (this.opts.dialLog) appendFileSync(this.opts.dialLog, `D ${req.callId} ${req.to} ${req.batchId ?? '-'} ${req.from} ${this.clock.now()}\n`)
-    const from = this.dialsByFrom.get(req.batchId ?? '-') ?? []
-    from.push(req.from)
-    this.dialsByFrom.set(req.batchId ?? '-', from)
     const plan = planCall(this.opts, req.to, req.attempt, req.ringTimeoutSec, this.mix)
     const call: Live = { req, plan, answeredAt: null, timer: null }
     this.live.set(req.callId, call)
@@ -135,7 +143,8 @@ export class SimulatorProvider implements TelephonyProvider {
     if (req.batchId) {
       const n = (this.liveByBatch.get(req.batchId) ?? 0) + 1
       this.liveByBatch.set(req.batchId, n)
-      this.maxLiveByBatch.set(req.batchId, Math.max(n, this.maxLiveByBatch.get(req.batchId) ?? 0))
+      // Bounded by the number of batches, which the engine's memory may grow with.
+      if (this.opts.trackDials) this.maxLiveByBatch.set(req.batchId, Math.max(n, this.maxLiveByBatch.get(req.batchId) ?? 0))
     }
     const providerCallId = `sim_${req.callId}`
     queueMicrotask(() => {
@@ -167,7 +176,11 @@ export class SimulatorProvider implements TelephonyProvider {
   private finish (call: Live, outcome: Outcome, durationSec: number): void {
     if (!this.live.delete(call.req.callId)) return
     const b = call.req.batchId
-    if (b) this.liveByBatch.set(b, (this.liveByBatch.get(b) ?? 1) - 1)
+    if (b) {
+      const n = (this.liveByBatch.get(b) ?? 1) - 1
+      if (n === 0 && !this.opts.trackDials) this.liveByBatch.delete(b)
+      else this.liveByBatch.set(b, n)
+    }
     const code = { answered: '200', voicemail: '200', no_answer: '487', busy: '486', failed: '503', cancelled: '487', unknown: '' }[outcome]
     const e: CallEvent = {
       type: 'ended',
