@@ -61,8 +61,6 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: deps.config.bodyLimitBytes,
     genReqId: () => `req_${randomUUID()}`,
-    requestIdLogLabel: 'request_id',
-    disableRequestLogging: false,
     return503OnClosing: true,
     forceCloseConnections: true,
     routerOptions: { ignoreTrailingSlash: true }

@@ -1,4 +1,5 @@
-import type { BatchStatus } from '../store/schema.js'
+/** Campaign statuses (API.md §3). */
+export type BatchStatus = 'draft' | 'scheduled' | 'active' | 'paused' | 'completed' | 'failed' | 'cancelled'
 
 /** Lifecycle actions and the statuses they are allowed from (API.md §3 status machine). */
 export const ALLOWED_FROM: Record<'schedule' | 'pause' | 'resume' | 'cancel' | 'update' | 'delete' | 'add_contacts', readonly BatchStatus[]> = {

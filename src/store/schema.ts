@@ -1,4 +1,5 @@
 import type { Generated, Insertable, Selectable, Updateable } from 'kysely'
+import type { BatchStatus } from '../domain/batchLifecycle.js'
 
 /*
  * Row types of every table. Times are INTEGER epoch milliseconds (UTC instants) in both stores, money
@@ -102,7 +103,7 @@ export interface ContactsTable {
   updated_at: number
 }
 
-export type BatchStatus = 'draft' | 'scheduled' | 'active' | 'paused' | 'completed' | 'failed' | 'cancelled'
+export type { BatchStatus }
 
 export interface BatchCallsTable {
   id: string
