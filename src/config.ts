@@ -54,6 +54,15 @@ export interface Config {
   readonly simulatorDialLog: string | null
   /** Public URL of this service, used for provider callbacks. */
   readonly publicBaseUrl: string | null
+  /** 32-byte key (base64 or 64 hex chars) that encrypts provider credentials at rest (AES-256-GCM). */
+  readonly credentialsKey: string | null
+  /** Local address and UDP port of the SIP user agent (custom_sip numbers). */
+  readonly sipBindAddress: string
+  readonly sipBindPort: number
+  /** Ring timeout of SIP calls in seconds: CANCEL and `no_answer` after it (never below 15). */
+  readonly sipRingTimeoutSec: number
+  /** Longest call in seconds: the service hangs up (BYE) after it. */
+  readonly maxCallDurationSec: number
   /** Grace period for in-flight calls on SIGTERM, in milliseconds. */
   readonly shutdownTimeoutMs: number
 }
@@ -96,6 +105,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'engineFailpoint', env: 'ENGINE_FAILPOINT', kind: 'string?', def: '', help: 'crash tests only: SIGKILL at after_claim|after_gate|after_dial|during_apply' },
   { key: 'simulatorDialLog', env: 'SIMULATOR_DIAL_LOG', kind: 'string?', def: '', help: 'append one line per simulated dial to this file' },
   { key: 'publicBaseUrl', env: 'PUBLIC_BASE_URL', kind: 'url?', def: '', help: 'public URL of this service (provider callbacks)' },
+  { key: 'credentialsKey', env: 'CREDENTIALS_KEY', kind: 'string?', def: '', help: '32-byte key (base64 or hex) encrypting provider credentials; required for non-simulator numbers' },
+  { key: 'sipBindAddress', env: 'SIP_BIND_ADDRESS', kind: 'string', def: '0.0.0.0', help: 'local address of the SIP user agent' },
+  { key: 'sipBindPort', env: 'SIP_BIND_PORT', kind: 'int', def: '5070', min: 1, max: 65535, help: 'local UDP port of the SIP user agent' },
+  { key: 'sipRingTimeoutSec', env: 'SIP_RING_TIMEOUT_SEC', kind: 'int', def: '25', min: 15, max: 300, help: 'SIP ring timeout (s): CANCEL and no_answer after it' },
+  { key: 'maxCallDurationSec', env: 'MAX_CALL_DURATION_SEC', kind: 'int', def: '3600', min: 10, max: 86400, help: 'hang up calls longer than this (s)' },
   { key: 'shutdownTimeoutMs', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'int', def: '30000', min: 0, max: 3_600_000, help: 'grace for in-flight calls on SIGTERM (ms)' }
 ]
 
