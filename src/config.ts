@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { CredentialsKeyInvalidError, parseCredentialsKey } from './credentials/credentialsBox.js'
 
 /**
  * Every setting of the service. Each one is an environment variable with a command-line flag twin
@@ -180,6 +181,10 @@ export function loadConfig (env: Readonly<Record<string, string | undefined>>, f
   }
   if (out.databaseUrl && !/^postgres(ql)?:\/\//.test(String(out.databaseUrl))) {
     problems.push('DATABASE_URL (--database-url): must start with postgres:// or postgresql://')
+  }
+  if (typeof out.credentialsKey === 'string') {
+    // The message names the setting and the expected form, never the value.
+    try { parseCredentialsKey(out.credentialsKey) } catch (e) { if (e instanceof CredentialsKeyInvalidError) problems.push(e.message); else throw e }
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return Object.freeze(out as unknown as Config)

@@ -78,7 +78,15 @@ export const errors = {
   rateLimited: (limit: number, resetAt: string) => new ApiError('rate_limit_exceeded', `Rate limit of ${limit} requests per minute exceeded`, { limit, reset_at: resetAt }),
   validation: (issues: ValidationIssue[], message?: string) => new ValidationError(issues, message),
   invalid: (loc: Array<string | number>, msg: string, type = 'value_error') => new ValidationError([{ loc, msg, type }]),
-  unavailable: (message: string) => new ApiError('service_unavailable', message)
+  unavailable: (message: string) => new ApiError('service_unavailable', message),
+  /**
+   * A number with provider credentials while no CREDENTIALS_KEY is configured: a server
+   * configuration problem, not a fault of the request, hence 503 (logged as an error for the
+   * operator); the same request succeeds once the key is set.
+   */
+  credentialsKeyMissing: (providerType: string) => new ApiError('service_unavailable',
+    `CREDENTIALS_KEY is not configured: this service cannot store provider credentials (provider_type ${providerType}); only simulator numbers can be imported`,
+    { reason: 'credentials_key_missing', setting: 'CREDENTIALS_KEY', provider_type: providerType })
 }
 
 /** Normalises anything thrown into an Error, keeping the original as `cause`. */

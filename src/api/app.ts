@@ -8,6 +8,7 @@ import addFormatsModule from 'ajv-formats'
 import sjson from 'secure-json-parse'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
+import type { CredentialsBox } from '../credentials/credentialsBox.js'
 import { ApiError, ValidationError, errors, type ValidationIssue } from '../errors.js'
 import type { RateLimiter } from '../ratelimit/rateLimiter.js'
 import type { Store } from '../store/store.js'
@@ -31,6 +32,8 @@ export interface ApiDeps {
   readonly clock: Clock
   readonly rateLimiter: RateLimiter
   readonly engine: EngineHandle
+  /** Seals provider credentials before they are stored; built from `config.credentialsKey` when absent. */
+  readonly credentials?: CredentialsBox
   /** True while the process drains for shutdown: `/readyz` then fails. */
   readonly isDraining?: () => boolean
 }

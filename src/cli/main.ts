@@ -7,6 +7,7 @@ import { redisRateLimiter } from '../ratelimit/redisRateLimiter.js'
 import type { RateLimiter } from '../ratelimit/rateLimiter.js'
 import { bootstrapDefaultKey, createApiKey, revokeApiKeys } from '../store/ops/apiKeys.js'
 import { coerceError } from '../errors.js'
+import { createCredentialsBox, type CredentialsBox } from '../credentials/credentialsBox.js'
 import { splitArgs } from './args.js'
 import { openStore } from './openStore.js'
 import { runEngine } from './runEngine.js'
@@ -60,11 +61,18 @@ function onSignals (log: ReturnType<typeof redactingLogger>, config: Config, sto
   process.once('SIGINT', () => { handler('SIGINT') })
 }
 
-async function startEngine (config: Config, store: Store, log: ReturnType<typeof redactingLogger>): Promise<{ engine: Engine, providers: TelephonyProvider[] }> {
+async function startEngine (config: Config, store: Store, log: ReturnType<typeof redactingLogger>, credentials: CredentialsBox): Promise<{ engine: Engine, providers: TelephonyProvider[] }> {
   if (!store.profile.multipleWriters) {
     log.info('SQLite: this process runs the only engine')
   }
-  return await runEngine(config, store, log)
+  return await runEngine(config, store, log, credentials)
+}
+
+/** The one credentials box of the process, shared by the API and the engine. */
+function credentialsBox (config: Config, log: ReturnType<typeof redactingLogger>): CredentialsBox {
+  const box = createCredentialsBox(config.credentialsKey)
+  if (!box.canSeal) log.warn('CREDENTIALS_KEY is not set: provider credentials can be neither stored nor read, only simulator numbers work')
+  return box
 }
 
 async function cmdServe (config: Config, withEngine: boolean): Promise<void> {
@@ -76,8 +84,9 @@ async function cmdServe (config: Config, withEngine: boolean): Promise<void> {
     // Printed once, on the first start of a new database: the only copy of this key.
     process.stdout.write(`\nAPI key for organization "default" (shown once, keep it): ${key}\n\n`)
   }
+  const credentials = credentialsBox(config, log)
   const rateLimiter = makeRateLimiter(config, log)
-  const running = withEngine ? await startEngine(config, store, log) : null
+  const running = withEngine ? await startEngine(config, store, log, credentials) : null
   let draining = false
   const engine = {
     wake: (batchId?: string) => {
@@ -85,7 +94,7 @@ async function cmdServe (config: Config, withEngine: boolean): Promise<void> {
       if (store.profile.multipleWriters) store.notify(WAKE_CHANNEL, batchId ?? '').catch(e => log.warn({ err: e }, 'notify failed'))
     }
   }
-  const app = await buildApp({ store, config, clock: systemClock, rateLimiter, engine, isDraining: () => draining }, { logger: log })
+  const app = await buildApp({ store, config, clock: systemClock, rateLimiter, engine, credentials, isDraining: () => draining }, { logger: log })
   await app.listen({ port: config.port, host: config.host })
   log.info({ store: store.profile.name, engine: withEngine, port: config.port }, 'truedy serving')
   onSignals(log, config, async () => {
@@ -102,7 +111,7 @@ async function cmdWorker (config: Config): Promise<void> {
   const log = redactingLogger(config)
   const store = openStore(config)
   await store.migrate()
-  const { engine, providers } = await startEngine(config, store, log)
+  const { engine, providers } = await startEngine(config, store, log, credentialsBox(config, log))
   onSignals(log, config, async () => {
     await engine.stop(config.shutdownTimeoutMs)
     for (const p of providers) await p.close()

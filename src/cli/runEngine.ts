@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { systemClock, systemTimers } from '../clock.js'
 import type { Config } from '../config.js'
+import { createCredentialsBox, type CredentialsBox } from '../credentials/credentialsBox.js'
 import { Engine } from '../engine/engine.js'
 import type { Store } from '../store/store.js'
 import type { TelephonyProvider } from '../telephony/provider.js'
@@ -19,8 +20,11 @@ export function buildProviders (config: Config): TelephonyProvider[] {
   ]
 }
 
-/** Builds and starts the engine of this process, with its events logged. */
-export async function runEngine (config: Config, store: Store, log: Logger): Promise<{ engine: Engine, providers: TelephonyProvider[] }> {
+/**
+ * Builds and starts the engine of this process, with its events logged. `credentials` opens the
+ * numbers' stored credentials (the composition root builds one box for the API and the engine).
+ */
+export async function runEngine (config: Config, store: Store, log: Logger, credentials: CredentialsBox = createCredentialsBox(config.credentialsKey)): Promise<{ engine: Engine, providers: TelephonyProvider[] }> {
   const providers = buildProviders(config)
   const byType = new Map(providers.map(p => [p.type, p]))
   const failpoint = config.engineFailpoint
@@ -29,6 +33,7 @@ export async function runEngine (config: Config, store: Store, log: Logger): Pro
     clock: systemClock,
     timers: systemTimers,
     providerFor: t => byType.get(t),
+    credentials,
     options: {
       pollMs: config.enginePollMs,
       heartbeatMs: config.engineHeartbeatMs,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Clock, TimerHandle, Timers } from '../clock.js'
+import { openNumberCredentials, type CredentialsBox } from '../credentials/credentialsBox.js'
 import { coerceError } from '../errors.js'
 import type { AgentRow } from '../store/schema.js'
 import type { Store } from '../store/store.js'
@@ -58,6 +59,8 @@ export interface EngineDeps {
   readonly providerFor: (type: string) => TelephonyProvider | undefined
   readonly options?: Partial<EngineOptions>
   readonly workerId?: string
+  /** Opens numbers' stored credentials into `numberConfig`; without it only plain (unencrypted) JSON is readable. */
+  readonly credentials?: CredentialsBox
 }
 
 const WAKE_CHANNEL = 'truedy_wakeup'
@@ -270,8 +273,17 @@ export class Engine {
       this.onProviderEvent({ type: 'ended', callId: c.callId, at: this.deps.clock.now(), outcome: 'failed', durationSec: 0, costMicros: 0, reason: `no provider for ${c.providerType}` })
       return
     }
-    let numberConfig: Record<string, unknown> = {}
-    try { numberConfig = c.credentials ? JSON.parse(c.credentials) as Record<string, unknown> : {} } catch { /* unreadable credentials: the provider refuses */ }
+    let numberConfig: Record<string, unknown>
+    try {
+      numberConfig = openNumberCredentials(this.deps.credentials, c.credentials)
+    } catch (e) {
+      // Wrong or missing key, or an altered value: never dial with garbage. Nothing was placed, so
+      // the attempt ends now; the error names the number, never a credential.
+      const err = coerceError(e)
+      this.events.safeEmit('error', new Error(`credentials of number ${c.numberId} are unreadable: ${err.message}`))
+      this.onProviderEvent({ type: 'ended', callId: c.callId, at: this.deps.clock.now(), outcome: 'failed', durationSec: 0, costMicros: 0, reason: 'number credentials unreadable' })
+      return
+    }
     try {
       const { providerCallId } = await provider.dial({
         callId: c.callId, attempt: c.attempt, batchId: c.batchId, from: c.from, to: c.to,

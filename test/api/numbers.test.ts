@@ -93,9 +93,9 @@ for (const backend of BACKENDS) {
       texts.push(JSON.stringify(sim.body))
 
       const stored = await t.ts.store.db.selectFrom('phone_numbers').select(['phone_number', 'credentials']).orderBy('phone_number').execute()
-      assert.deepEqual(JSON.parse(stored[0].credentials!), { account_sid: SECRETS.account_sid, auth_token: SECRETS.auth_token })
-      assert.deepEqual(JSON.parse(stored[1].credentials!), { sip_server: SECRETS.sip_server, sip_username: SECRETS.sip_username, sip_password: SECRETS.sip_password })
-      assert.deepEqual(JSON.parse(stored[2].credentials!), { runtime_url: SECRETS.runtime_url, secret: SECRETS.secret })
+      assert.deepEqual(t.credentials.open(stored[0].credentials), { account_sid: SECRETS.account_sid, auth_token: SECRETS.auth_token })
+      assert.deepEqual(t.credentials.open(stored[1].credentials), { sip_server: SECRETS.sip_server, sip_username: SECRETS.sip_username, sip_password: SECRETS.sip_password })
+      assert.deepEqual(t.credentials.open(stored[2].credentials), { runtime_url: SECRETS.runtime_url, secret: SECRETS.secret })
       assert.equal(stored[3].credentials, null)
 
       // Every other way a number is answered, and rejected requests carrying secrets.

@@ -4,6 +4,7 @@ import { FakeClock, type Clock } from '../../src/clock.js'
 import { createLogger } from '../../src/logger.js'
 import { buildApp, type App, type EngineHandle } from '../../src/api/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
+import { createCredentialsBox, type CredentialsBox } from '../../src/credentials/credentialsBox.js'
 import { memoryRateLimiter } from '../../src/ratelimit/memoryRateLimiter.js'
 import { createApiKey } from '../../src/store/ops/apiKeys.js'
 import { openTestStore, type Backend, type TestStore } from './backends.js'
@@ -13,6 +14,8 @@ export interface TestApp {
   ts: TestStore
   config: Config
   clock: Clock
+  /** The API's credentials box (sealing with `TEST_CREDENTIALS_KEY` unless the caller's env chose otherwise). */
+  credentials: CredentialsBox
   /** Key of organization `acme`. */
   key: string
   /** Creates another organization and returns its key. */
@@ -23,18 +26,22 @@ export interface TestApp {
   close(): Promise<void>
 }
 
+/** The CREDENTIALS_KEY of test apps (32 bytes, base64) unless `env` sets one; `''` means no key. */
+export const TEST_CREDENTIALS_KEY = Buffer.alloc(32, 7).toString('base64')
+
 /** A whole API over a fresh store of `backend`, with rate limiting off unless `env` turns it on. */
 export async function startApp (backend: Backend, env: Record<string, string> = {}, clock: Clock = new FakeClock(Date.parse('2026-03-02T12:00:00Z')), opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<TestApp> {
   const ts = await openTestStore(backend)
-  const config = loadConfig({ RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent', ...env })
+  const config = loadConfig({ RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent', CREDENTIALS_KEY: TEST_CREDENTIALS_KEY, ...env })
+  const credentials = createCredentialsBox(config.credentialsKey)
   const woken: string[] = []
   const engine: EngineHandle = { wake: id => { woken.push(id ?? '') } }
   const rateLimiter = memoryRateLimiter(config.rateLimitPerMinute)
   const logger = opts.logger && typeof opts.logger === 'object' ? createLogger(String((opts.logger as { level?: string }).level ?? 'info'), (opts.logger as { stream?: DestinationStream }).stream) : undefined
-  const app = await buildApp({ store: ts.store, config, clock, rateLimiter, engine }, { logger })
+  const app = await buildApp({ store: ts.store, config, clock, rateLimiter, engine, credentials }, { logger })
   const { key } = await createApiKey(ts.store, 'acme', clock.now())
   return {
-    app, ts, config, clock, key, woken,
+    app, ts, config, clock, credentials, key, woken,
     async newOrgKey (name) { return (await createApiKey(ts.store, name, clock.now())).key },
     async call (method, url, body, opts = {}) {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) }

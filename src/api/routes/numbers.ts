@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
+import { createCredentialsBox, type CredentialsBox } from '../../credentials/credentialsBox.js'
 import { newId, normalizeId } from '../../domain/ids.js'
 import { normalizePhone } from '../../domain/phone.js'
 import { isoMicros } from '../../domain/time.js'
@@ -74,13 +75,19 @@ function importRules (req: FastifyRequest): ValidationIssue[] {
   return issues
 }
 
-function credentialsOf (type: ProviderType, body: Record<string, unknown>): string | null {
+/**
+ * The credentials of an import as stored: sealed by `box` (encrypted at rest), null when the
+ * provider type takes none. A non-simulator number is refused when no key is configured, before
+ * anything is written.
+ */
+function credentialsOf (box: CredentialsBox, type: ProviderType, body: Record<string, unknown>): string | null {
+  if (type !== 'simulator' && !box.canSeal) throw errors.credentialsKeyMissing(type)
   const spec = CREDENTIALS[type]
   const creds: Record<string, string> = {}
   for (const field of [...spec.required, ...spec.optional]) {
     if (typeof body[field] === 'string') creds[field] = body[field]
   }
-  return Object.keys(creds).length === 0 ? null : JSON.stringify(creds)
+  return Object.keys(creds).length === 0 ? null : box.seal(creds)
 }
 
 const NumberRef = Type.Ref(PhoneNumber)
@@ -88,6 +95,7 @@ const tags = ['Phone numbers']
 
 export const numberRoutes: FastifyPluginAsyncTypebox = async app => {
   const { store, clock } = app.deps
+  const box = app.deps.credentials ?? createCredentialsBox(app.deps.config.credentialsKey)
 
   app.post('/telephony/numbers/import', {
     config: { rules: importRules },
@@ -97,6 +105,7 @@ export const numberRoutes: FastifyPluginAsyncTypebox = async app => {
     const phone = normalizePhone(b.phone_number)
     if (!phone.ok) throw errors.invalid(['body', 'phone_number'], phone.reason)
     const type = b.provider_type as ProviderType
+    const credentials = credentialsOf(box, type, b as Record<string, unknown>)
     const now = clock.now()
     const res = await insertNumber(store.db, {
       id: newId('number'),
@@ -104,7 +113,7 @@ export const numberRoutes: FastifyPluginAsyncTypebox = async app => {
       phone_number: phone.e164,
       provider_type: type,
       friendly_name: b.friendly_name ?? null,
-      credentials: credentialsOf(type, b as Record<string, unknown>),
+      credentials,
       inbound_agent_id: null,
       outbound_agent_id: null,
       max_calls_per_day: b.max_calls_per_day ?? null,
