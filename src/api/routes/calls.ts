@@ -8,7 +8,7 @@ import { bulkDeleteCalls, getCall, insertCall, listCalls, type PublicCallStatus 
 import type { CallRow } from '../../store/schema.js'
 import { envelope, ERROR_RESPONSES, listEnvelope, ok, paged, PageQuery } from '../envelope.js'
 import { Call, CallCreate } from '../schemas/calls.js'
-import { IdParams } from '../schemas/common.js'
+import { BulkDeleteBody, BulkDeleteResult, bulkDeleteAnswer, IdParams } from '../schemas/common.js'
 
 export function presentCall (c: CallRow) {
   return {
@@ -118,11 +118,11 @@ export const callRoutes: FastifyPluginAsyncTypebox = async app => {
       tags,
       summary: 'Delete several calls',
       description: 'Only ended calls are deleted; the others are listed in failed_ids.',
-      body: Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: 1000 }) }),
-      response: { 200: envelope(Type.Object({ deleted_count: Type.Integer(), failed_count: Type.Integer(), deleted_ids: Type.Array(Type.String()), failed_ids: Type.Array(Type.String()) })), ...ERROR_RESPONSES }
+      body: BulkDeleteBody,
+      response: { 200: envelope(BulkDeleteResult), ...ERROR_RESPONSES }
     }
   }, async req => {
     const r = await bulkDeleteCalls(store, req.auth!.orgId, req.body.ids.map(i => normalizeId('call', i)))
-    return ok(req, { deleted_count: r.deleted.length, failed_count: r.failed.length, deleted_ids: r.deleted, failed_ids: r.failed })
+    return ok(req, bulkDeleteAnswer(r))
   })
 }

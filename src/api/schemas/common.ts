@@ -10,3 +10,11 @@ export const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type
 export function StringEnum<const T extends readonly string[]> (values: T, opts: { description?: string } = {}): TUnsafe<T[number]> {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...opts })
 }
+
+/** Body and answer of the bulk-delete actions (batches, calls). */
+export const BulkDeleteBody = Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: 1000 }) })
+export const BulkDeleteResult = Type.Object({ deleted_count: Type.Integer(), failed_count: Type.Integer(), deleted_ids: Type.Array(Type.String()), failed_ids: Type.Array(Type.String()) })
+
+export function bulkDeleteAnswer (r: { deleted: string[], failed: string[] }): { deleted_count: number, failed_count: number, deleted_ids: string[], failed_ids: string[] } {
+  return { deleted_count: r.deleted.length, failed_count: r.failed.length, deleted_ids: r.deleted, failed_ids: r.failed }
+}

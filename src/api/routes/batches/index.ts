@@ -15,7 +15,7 @@ import type { BatchStatus, RecipientStatus } from '../../../store/schema.js'
 import { envelope, ERROR_RESPONSES, listEnvelope, ok, paged, PageQuery } from '../../envelope.js'
 import type { Rules } from '../../validation.js'
 import { BatchCallCreateRequest, BatchCallPatchRequest, BatchCallResponse, Recipient } from '../../schemas/batches.js'
-import { IdParams } from '../../schemas/common.js'
+import { BulkDeleteBody, BulkDeleteResult, bulkDeleteAnswer, IdParams } from '../../schemas/common.js'
 import { configColumns } from './config.js'
 import { presentBatch, presentRecipient } from './present.js'
 import { batchContactsRoutes } from './contacts.js'
@@ -158,13 +158,13 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags,
       summary: 'Delete several batch calls',
-      body: Type.Object({ ids: Type.Array(Type.String(), { minItems: 1, maxItems: 1000 }) }),
-      response: { 200: envelope(Type.Object({ deleted_count: Type.Integer(), failed_count: Type.Integer(), deleted_ids: Type.Array(Type.String()), failed_ids: Type.Array(Type.String()) })), ...ERROR_RESPONSES }
+      body: BulkDeleteBody,
+      response: { 200: envelope(BulkDeleteResult), ...ERROR_RESPONSES }
     }
   }, async req => {
     const given = req.body.ids
     const r = await bulkDeleteBatches(store, req.auth!.orgId, given.map(i => normalizeId('batch', i)))
-    return ok(req, { deleted_count: r.deleted.length, failed_count: r.failed.length, deleted_ids: r.deleted, failed_ids: r.failed })
+    return ok(req, bulkDeleteAnswer(r))
   })
 
   app.get('/batch-calls/:id/contacts', {
