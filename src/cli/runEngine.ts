@@ -4,11 +4,22 @@ import type { Config } from '../config.js'
 import { createCredentialsBox, type CredentialsBox } from '../credentials/credentialsBox.js'
 import { Engine } from '../engine/engine.js'
 import type { Store } from '../store/store.js'
+import { findCallbackCall } from '../store/ops/callbackCalls.js'
 import type { TelephonyProvider } from '../telephony/provider.js'
 import { SimulatorProvider } from '../telephony/simulator.js'
+import { SipProvider } from '../telephony/sip/sipProvider.js'
+import { TwilioProvider } from '../telephony/twilio/twilioProvider.js'
+import { WebhookProvider } from '../telephony/webhook/webhookProvider.js'
 
-/** Every telephony provider this process can dial with, from configuration. */
-export function buildProviders (config: Config): TelephonyProvider[] {
+/**
+ * Every telephony provider this process can dial with, from configuration. Providers that
+ * reconcile calls after a restart read the number's credentials of a call from the store.
+ */
+export function buildProviders (config: Config, store: Store, credentials: CredentialsBox): TelephonyProvider[] {
+  const credentialsFor = async (callId: string): Promise<Record<string, unknown> | null> => {
+    const row = await findCallbackCall(store.db, callId)
+    return row ? credentials.open(row.credentials) : null
+  }
   return [
     new SimulatorProvider({
       seed: config.simulatorSeed,
@@ -16,7 +27,10 @@ export function buildProviders (config: Config): TelephonyProvider[] {
       pricePerMinuteUsd: config.simulatorPricePerMinuteUsd,
       speed: config.simulatorSpeed,
       dialLog: config.simulatorDialLog
-    }, systemClock, systemTimers)
+    }, systemClock, systemTimers),
+    new SipProvider({ bindAddress: config.sipBindAddress, bindPort: config.sipBindPort, ringTimeoutSec: config.sipRingTimeoutSec, maxCallDurationSec: config.maxCallDurationSec }),
+    new TwilioProvider({ publicBaseUrl: config.publicBaseUrl, credentialsFor }, systemClock, systemTimers),
+    new WebhookProvider({ publicBaseUrl: config.publicBaseUrl, credentialsFor }, systemClock, systemTimers)
   ]
 }
 
@@ -25,7 +39,7 @@ export function buildProviders (config: Config): TelephonyProvider[] {
  * numbers' stored credentials (the composition root builds one box for the API and the engine).
  */
 export async function runEngine (config: Config, store: Store, log: Logger, credentials: CredentialsBox = createCredentialsBox(config.credentialsKey)): Promise<{ engine: Engine, providers: TelephonyProvider[] }> {
-  const providers = buildProviders(config)
+  const providers = buildProviders(config, store, credentials)
   const byType = new Map(providers.map(p => [p.type, p]))
   const failpoint = config.engineFailpoint
   const engine = new Engine({

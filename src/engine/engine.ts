@@ -10,6 +10,8 @@ import { dueBatches, nextWakeup } from '../store/ops/engine/dueWork.js'
 import { expiredCalls, extendLease } from '../store/ops/engine/expiredCalls.js'
 import { gateCalls } from '../store/ops/engine/gateCalls.js'
 import { releaseClaimedCalls } from '../store/ops/engine/releaseCalls.js'
+import { purgeProviderEvents } from '../store/ops/callbackCalls.js'
+import { purgeExpiredIdempotencyKeys } from '../store/ops/idempotency.js'
 import { claimQueuedCalls } from '../store/ops/engine/singleCalls.js'
 import { expireDeadWorkers, heartbeat, liveWorkers, unregisterWorker } from '../store/ops/engine/workers.js'
 import { DialError, type CallEvent, type TelephonyProvider } from '../telephony/provider.js'
@@ -64,6 +66,9 @@ export interface EngineDeps {
 }
 
 const WAKE_CHANNEL = 'truedy_wakeup'
+/** Housekeeping: expired idempotency keys and provider callback dedupe keys older than a week. */
+const PURGE_EVERY_MS = 3_600_000
+const PROVIDER_EVENT_TTL_MS = 7 * 24 * 3_600_000
 
 function durationSec (s: string | null | undefined, dflt: number): number {
   const m = s ? /^(\d+(?:\.\d+)?)s$/.exec(s) : null
@@ -90,6 +95,7 @@ export class Engine {
   private timer: TimerHandle | null = null
   private beatTimer: TimerHandle | null = null
   private lastReap = 0
+  private lastPurge = 0
   private lastBeat = 0
   private unlisten: (() => Promise<void>) | null = null
   private readonly dialsInFlight = new Set<Promise<void>>()
@@ -287,7 +293,7 @@ export class Engine {
     try {
       const { providerCallId } = await provider.dial({
         callId: c.callId, attempt: c.attempt, batchId: c.batchId, from: c.from, to: c.to,
-        numberConfig, agent, variables: c.variables, ringTimeoutSec, maxDurationSec
+        numberConfig, agent, variables: c.variables, ringTimeoutSec, maxDurationSec, callsPerSecond: c.callsPerSecond
       })
       this.opts.failpoint?.('after_dial')
       // Recorded with the next group of events: one transaction for many accepted dials.
@@ -367,6 +373,11 @@ export class Engine {
       } else {
         lost.push({ type: 'ended', callId: c.id, at: now, outcome: 'unknown', durationSec: 0, costMicros: 0, reason: 'reconciled: outcome unknown' })
       }
+    }
+    if (now - this.lastPurge >= PURGE_EVERY_MS) {
+      this.lastPurge = now
+      await purgeExpiredIdempotencyKeys(store.db, now)
+      await purgeProviderEvents(store.db, now - PROVIDER_EVENT_TTL_MS)
     }
     if (lost.length > 0) {
       const fx = await applyCallEvents(store, lost, now)

@@ -26,6 +26,8 @@ export interface DialRequest {
   readonly variables: Readonly<Record<string, string>>
   readonly ringTimeoutSec: number
   readonly maxDurationSec: number
+  /** The number's pacing (`calls_per_second`), for providers that pace dials per account; null = provider default. */
+  readonly callsPerSecond?: number | null
 }
 
 export type CallEvent =

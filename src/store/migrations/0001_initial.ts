@@ -274,4 +274,5 @@ export async function up (db: Kysely<any>): Promise<void> {
     .addColumn('received_at', ms, c => c.notNull())
     .addPrimaryKeyConstraint('provider_events_pk', ['provider', 'dedupe_key'])
     .execute()
+  await db.schema.createIndex('provider_events_received').on('provider_events').column('received_at').execute()
 }

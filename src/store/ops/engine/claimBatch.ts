@@ -21,6 +21,8 @@ export interface ClaimedCall {
   providerType: string
   /** Provider credentials/settings of the number, as stored (JSON text or null). */
   credentials: string | null
+  /** The number's `calls_per_second` pacing, null when unset. */
+  callsPerSecond: number | null
   attempt: number
   agentId: string
   variables: Record<string, string>
@@ -165,7 +167,7 @@ async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: 
     const nums = await tx.selectFrom('batch_numbers')
       .innerJoin('phone_numbers', 'phone_numbers.id', 'batch_numbers.number_id')
       .select(['phone_numbers.id', 'phone_numbers.phone_number', 'phone_numbers.provider_type', 'phone_numbers.credentials',
-        'phone_numbers.max_concurrent_calls', 'phone_numbers.max_calls_per_day', 'phone_numbers.in_flight'])
+        'phone_numbers.max_concurrent_calls', 'phone_numbers.max_calls_per_day', 'phone_numbers.in_flight', 'phone_numbers.calls_per_second'])
       .where('batch_numbers.batch_id', '=', b.id).orderBy('batch_numbers.position').execute()
     if (nums.length === 0) { await markFailed(tx, b, 'no_caller_id', now, changes); return { claimed, changes } }
     const utcDay = new Date(now).toISOString().slice(0, 10)
@@ -199,7 +201,7 @@ async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: 
       const attempt = r.attempts + 1
       claimed.push({
         callId, fence, batchId: b.id, orgId: b.org_id, recipientId: r.id, contactId: r.contact_id, to: r.phone_number, from: n.phone_number,
-        numberId: n.id, providerType: n.provider_type, credentials: n.credentials, attempt, agentId: b.agent_id,
+        numberId: n.id, providerType: n.provider_type, credentials: n.credentials, callsPerSecond: n.calls_per_second, attempt, agentId: b.agent_id,
         variables: { ...(JSON.parse(r.custom_fields) as Record<string, string>), ...(r.first_name ? { first_name: r.first_name } : {}), ...(r.last_name ? { last_name: r.last_name } : {}) }
       })
       if (r.attempts === 0) newlyCalled++

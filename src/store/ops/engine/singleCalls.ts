@@ -13,7 +13,7 @@ export async function claimQueuedCalls (store: Store, workerId: string, now: num
     const rows = await tx.selectFrom('calls')
       .leftJoin('phone_numbers', 'phone_numbers.id', 'calls.number_id')
       .select(['calls.id', 'calls.org_id', 'calls.to_number', 'calls.from_number', 'calls.number_id', 'calls.attempt', 'calls.agent_id', 'calls.variables',
-        'calls.contact_id', 'phone_numbers.provider_type', 'phone_numbers.credentials', 'phone_numbers.in_flight', 'phone_numbers.max_concurrent_calls', 'phone_numbers.max_calls_per_day'])
+        'calls.contact_id', 'phone_numbers.provider_type', 'phone_numbers.credentials', 'phone_numbers.in_flight', 'phone_numbers.max_concurrent_calls', 'phone_numbers.max_calls_per_day', 'phone_numbers.calls_per_second'])
       .where('calls.phase', '=', 'queued').orderBy('calls.created_at').limit(limit)
       .$if(store.profile.skipLocked, qb => qb.forUpdate('calls').skipLocked())
       .execute()
@@ -42,7 +42,7 @@ export async function claimQueuedCalls (store: Store, workerId: string, now: num
       }
       out.push({
         callId: r.id, fence: 1, batchId: null, orgId: r.org_id, recipientId: null, contactId: r.contact_id, to: r.to_number, from: r.from_number ?? '',
-        numberId: r.number_id ?? '', providerType: r.provider_type ?? 'simulator', credentials: r.credentials ?? null, attempt: r.attempt,
+        numberId: r.number_id ?? '', providerType: r.provider_type ?? 'simulator', credentials: r.credentials ?? null, callsPerSecond: r.calls_per_second ?? null, attempt: r.attempt,
         agentId: r.agent_id, variables: JSON.parse(r.variables) as Record<string, string>
       })
     }
