@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import { WAITING } from '../literals.js'
 import { newId } from '../../../domain/ids.js'
 import { pickCallerId, type RotationStrategy } from '../../../domain/rotation.js'
 import { isCallAllowed, localDate, nextAllowedStart, startOfNextLocalDate } from '../../../domain/schedule.js'
@@ -154,11 +155,11 @@ async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: 
       return { claimed, changes }
     }
     const due = await tx.selectFrom('batch_recipients').selectAll()
-      .where('batch_id', '=', b.id).where('status', 'in', ['pending', 'retry_wait']).where('next_attempt_at', '<=', now)
+      .where('batch_id', '=', b.id).where('status', 'in', WAITING).where('next_attempt_at', '<=', now)
       .orderBy('next_attempt_at').orderBy('seq').limit(slots).execute()
     if (due.length === 0) {
       const next = await tx.selectFrom('batch_recipients').select(eb => eb.fn.min('next_attempt_at').as('at'))
-        .where('batch_id', '=', b.id).where('status', 'in', ['pending', 'retry_wait']).executeTakeFirst()
+        .where('batch_id', '=', b.id).where('status', 'in', WAITING).executeTakeFirst()
       const at = next?.at === null || next?.at === undefined ? null : Number(next.at)
       await setWakeup(tx, b.id, at === null ? null : Math.max(at, now))
       return { claimed, changes }
@@ -233,7 +234,7 @@ async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: 
     let wake: number | null = now
     if (n < slots) {
       const next = await tx.selectFrom('batch_recipients').select(eb => eb.fn.min('next_attempt_at').as('at'))
-        .where('batch_id', '=', b.id).where('status', 'in', ['pending', 'retry_wait']).executeTakeFirst()
+        .where('batch_id', '=', b.id).where('status', 'in', WAITING).executeTakeFirst()
       wake = next?.at === null || next?.at === undefined ? null : Math.max(Number(next.at), now)
     }
     await tx.updateTable('batch_calls').set(eb => ({

@@ -1,4 +1,5 @@
 import type { Db } from '../../store.js'
+import { LIVE_CALL } from '../literals.js'
 
 export interface ExpiredCall {
   id: string
@@ -11,7 +12,7 @@ export interface ExpiredCall {
 /** Live calls whose lease has run out, for the reaper. */
 export async function expiredCalls (db: Db, now: number, limit: number): Promise<ExpiredCall[]> {
   return await db.selectFrom('calls').select(['id', 'phase', 'owner', 'provider', 'provider_call_id'])
-    .where('phase', 'in', ['claimed', 'dialing', 'ringing', 'in_progress']).where('lease_expires_at', '<', now)
+    .where('phase', 'in', LIVE_CALL).where('lease_expires_at', '<', now)
     .orderBy('lease_expires_at').limit(limit).execute()
 }
 

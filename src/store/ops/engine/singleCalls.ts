@@ -1,4 +1,5 @@
 import type { Store } from '../../store.js'
+import { QUEUED } from '../literals.js'
 import type { ClaimedCall } from './claimBatch.js'
 
 /**
@@ -7,14 +8,14 @@ import type { ClaimedCall } from './claimBatch.js'
  */
 export async function claimQueuedCalls (store: Store, workerId: string, now: number, limit: number, claimTtlMs: number): Promise<ClaimedCall[]> {
   // Cheap look first: most passes find no single call waiting and open no transaction.
-  const any = await store.db.selectFrom('calls').select('id').where('phase', '=', 'queued').limit(1).executeTakeFirst()
+  const any = await store.db.selectFrom('calls').select('id').where('phase', '=', QUEUED).limit(1).executeTakeFirst()
   if (!any) return []
   return await store.transaction(async tx => {
     const rows = await tx.selectFrom('calls')
       .leftJoin('phone_numbers', 'phone_numbers.id', 'calls.number_id')
       .select(['calls.id', 'calls.org_id', 'calls.to_number', 'calls.from_number', 'calls.number_id', 'calls.attempt', 'calls.agent_id', 'calls.variables',
         'calls.contact_id', 'phone_numbers.provider_type', 'phone_numbers.credentials', 'phone_numbers.in_flight', 'phone_numbers.max_concurrent_calls', 'phone_numbers.max_calls_per_day', 'phone_numbers.calls_per_second'])
-      .where('calls.phase', '=', 'queued').orderBy('calls.created_at').limit(limit)
+      .where('calls.phase', '=', QUEUED).orderBy('calls.created_at').limit(limit)
       .$if(store.profile.skipLocked, qb => qb.forUpdate('calls').skipLocked())
       .execute()
     const out: ClaimedCall[] = []
