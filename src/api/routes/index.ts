@@ -6,6 +6,7 @@ import { folderRoutes } from './folders.js'
 import { numberRoutes } from './numbers.js'
 import { batchRoutes } from './batches/index.js'
 import { callRoutes } from './calls.js'
+import { suppressionRoutes } from './suppression.js'
 import { docsRoutes } from './docs.js'
 import { healthRoutes } from './health.js'
 import { twilioCallbackRoutes } from './callbacks/twilio.js'
@@ -21,5 +22,6 @@ export const routes: FastifyPluginAsync = async app => {
     for (const r of [numberRoutes, folderRoutes, contactRoutes, contactImportRoutes]) await v1.register(r)
     await v1.register(batchRoutes)
     await v1.register(callRoutes)
+    await v1.register(suppressionRoutes)
   }, { prefix: '/api/public/v1' })
 }

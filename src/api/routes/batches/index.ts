@@ -1,7 +1,9 @@
+import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { BATCH_DEFAULTS, inlineContactIssues, scheduleIssues } from '../../../domain/batchConfig.js'
 import { ALLOWED_FROM } from '../../../domain/batchLifecycle.js'
+import { csvRow } from '../../../domain/csvCell.js'
 import { normalizeId } from '../../../domain/ids.js'
 import { normalizePhone } from '../../../domain/phone.js'
 import { errors } from '../../../errors.js'
@@ -10,8 +12,10 @@ import { bulkDeleteBatches, deleteBatch } from '../../../store/ops/batches/delet
 import type { RecipientInput } from '../../../store/ops/batches/insertRecipients.js'
 import { getBatch, listBatches } from '../../../store/ops/batches/readBatches.js'
 import { listRecipients } from '../../../store/ops/batches/recipients.js'
+import { streamRecipients } from '../../../store/ops/batches/streamRecipients.js'
 import { updateBatch } from '../../../store/ops/batches/updateBatch.js'
-import type { BatchStatus, RecipientStatus } from '../../../store/schema.js'
+import type { BatchStatus, RecipientRow, RecipientStatus } from '../../../store/schema.js'
+import type { Db } from '../../../store/store.js'
 import { envelope, ERROR_RESPONSES, listEnvelope, ok, paged, PageQuery } from '../../envelope.js'
 import type { Rules } from '../../validation.js'
 import { BatchCallCreateRequest, BatchCallPatchRequest, BatchCallResponse, Recipient } from '../../schemas/batches.js'
@@ -65,6 +69,53 @@ export function toRecipient (c: Body, contactId: string | null = null): Recipien
 const STATUS_ALIAS: Record<string, BatchStatus> = { running: 'active' }
 const BATCH_STATUSES = ['draft', 'scheduled', 'active', 'paused', 'completed', 'failed', 'cancelled', 'running']
 const RECIPIENT_STATUSES = ['pending', 'dialing', 'retry_wait', 'completed', 'voicemail', 'no_answer', 'failed', 'skipped', 'cancelled']
+
+/** Columns of the recipients CSV export, in order (the JSON recipient's fields; `custom_fields` as JSON text). */
+export const RECIPIENT_CSV_COLUMNS = ['id', 'contact_id', 'phone_number', 'first_name', 'last_name', 'email', 'call_status', 'attempts', 'last_outcome', 'called_at', 'next_attempt_at', 'call_id', 'skip_reason', 'custom_fields'] as const
+
+/** The preference of an `Accept` header for `type`: its q, the specificity of the range that matched, and that range's position. */
+function acceptRank (accept: string, type: string): { q: number, spec: number, pos: number } {
+  const main = type.split('/')[0]
+  let best = { q: 0, spec: -1, pos: Infinity }
+  accept.split(',').forEach((part, pos) => {
+    const [range, ...params] = part.split(';').map(x => x.trim().toLowerCase())
+    const spec = range === type ? 2 : range === `${main}/*` ? 1 : range === '*/*' ? 0 : -1
+    if (spec <= best.spec) return
+    const qp = params.find(x => x.startsWith('q='))
+    const q = qp === undefined ? 1 : Number(qp.slice(2))
+    best = { q: Number.isFinite(q) ? q : 0, spec, pos }
+  })
+  return best
+}
+
+/**
+ * True when an `Accept` header prefers `text/csv` to `application/json`: higher q, then the more
+ * specific range (`text/csv` beats `*\/*`), then the one listed first. No header means JSON.
+ */
+export function prefersCsv (accept: string | undefined): boolean {
+  if (!accept) return false
+  const csv = acceptRank(accept, 'text/csv')
+  if (csv.q <= 0) return false
+  const json = acceptRank(accept, 'application/json')
+  if (csv.q !== json.q) return csv.q > json.q
+  if (csv.spec !== json.spec) return csv.spec > json.spec
+  return csv.pos < json.pos
+}
+
+/** The recipients CSV: a header row then one row per recipient, one chunk per page of the store stream. */
+async function * recipientsCsv (db: Db, batchId: string, status: RecipientStatus | undefined): AsyncGenerator<string> {
+  yield csvRow(RECIPIENT_CSV_COLUMNS)
+  for await (const page of streamRecipients(db, batchId, { status })) {
+    let chunk = ''
+    for (const r of page) chunk += csvRecord(r)
+    yield chunk
+  }
+}
+
+function csvRecord (r: RecipientRow): string {
+  const p = presentRecipient(r)
+  return csvRow(RECIPIENT_CSV_COLUMNS.map(c => c === 'custom_fields' ? JSON.stringify(p.custom_fields) : p[c]))
+}
 
 export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
   const { store, clock, engine } = app.deps
@@ -171,17 +222,45 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
     schema: {
       tags,
       summary: 'List the recipients of a batch',
+      description: 'A page of the batch\'s recipients in insertion order, as JSON. [ext] With `Accept: text/csv` ' +
+        '(preferred to `application/json`) or `?format=csv`, the answer is instead the WHOLE batch (the `status` filter ' +
+        'applies; `limit` and `offset` are ignored) as a streamed `text/csv; charset=utf-8` attachment named ' +
+        '`<batch id>-recipients.csv`: RFC 4180, CRLF line ends, a header row `' + RECIPIENT_CSV_COLUMNS.join(',') + '`, ' +
+        'one row per recipient in insertion order, `custom_fields` as JSON text. Text cells starting with `=`, `+`, `-`, ' +
+        '`@`, TAB or CR are prefixed with `\'` so that spreadsheets do not evaluate them (CSV injection); this includes ' +
+        'E.164 phone numbers (`\'+15551234567`). An error after the first bytes were sent ends the response early.',
       params: IdParams,
-      querystring: Type.Object({ ...PageQuery, status: Type.Optional(Type.Union(RECIPIENT_STATUSES.map(s => Type.Literal(s)))) }),
-      response: { 200: listEnvelope(Type.Ref(Recipient)), ...ERROR_RESPONSES }
+      querystring: Type.Object({
+        ...PageQuery,
+        status: Type.Optional(Type.Union(RECIPIENT_STATUSES.map(s => Type.Literal(s)))),
+        format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')], { description: '[ext] Answer format; overrides the `Accept` header. `csv` exports the whole batch (see the description).' }))
+      }),
+      response: {
+        200: {
+          description: 'A page of recipients (JSON), or the whole batch as CSV',
+          content: {
+            'application/json': { schema: listEnvelope(Type.Ref(Recipient)) },
+            'text/csv': { schema: Type.String({ description: 'RFC 4180 CSV with a header row' }) }
+          }
+        },
+        ...ERROR_RESPONSES
+      }
     }
-  }, async req => {
+  }, async (req, reply) => {
     const id = normalizeId('batch', req.params.id)
     const b = await getBatch(store.db, req.auth!.orgId, id)
     if (!b) throw errors.notFound('batch', req.params.id)
     const q = req.query
-    const { rows, total } = await listRecipients(store.db, id, { status: q.status as RecipientStatus | undefined, limit: q.limit, offset: q.offset })
-    return paged(req, rows.map(presentRecipient), total, q)
+    const status = q.status as RecipientStatus | undefined
+    if (q.format === 'csv' || (q.format === undefined && prefersCsv(req.headers.accept))) {
+      return await reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${b.id}-recipients.csv"`)
+        .header('vary', 'Accept')
+        .send(Readable.from(recipientsCsv(store.db, b.id, status)) as never)
+    }
+    const { rows, total } = await listRecipients(store.db, id, { status, limit: q.limit, offset: q.offset })
+    return await reply.header('vary', 'Accept').send(paged(req, rows.map(presentRecipient), total, q))
   })
 
   await app.register(batchContactsRoutes)

@@ -1,10 +1,11 @@
-import { sql } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import { WAITING } from '../literals.js'
 import { newId } from '../../../domain/ids.js'
 import { pickCallerId, type RotationStrategy } from '../../../domain/rotation.js'
 import { isCallAllowed, localDate, nextAllowedStart, startOfNextLocalDate } from '../../../domain/schedule.js'
 import type { BatchRow, BatchStatus } from '../../schema.js'
 import type { BackendProfile, Store, Tx } from '../../store.js'
+import { orgHasSuppressions } from '../suppression.js'
 import { batchWindow } from './batchWindow.js'
 import { completeIfDone } from './completeIfDone.js'
 
@@ -103,6 +104,30 @@ async function writeNumberDeltas (tx: Tx, deltas: Map<string, number>): Promise<
   }
 }
 
+/**
+ * Ends `skipped` (reason `suppressed`) every due recipient of the batch whose number is suppressed
+ * and that the claim passed over: all due ones when the claim ran out of due recipients, otherwise
+ * those ordered before the last one claimed (so the work stays proportional to the rows the claim
+ * read). Counters move in the same transaction. Returns how many were skipped.
+ */
+async function skipSuppressed (tx: Tx, b: BatchRow, last: { next_attempt_at: number, seq: number } | null, suppressed: RawBuilder<boolean>, now: number): Promise<number> {
+  const res = await tx.updateTable('batch_recipients').set({ status: 'skipped', skip_reason: 'suppressed', updated_at: now })
+    .where('batch_id', '=', b.id).where('status', 'in', WAITING).where('next_attempt_at', '<=', now)
+    .where(suppressed)
+    .$if(last !== null, qb => qb.where(eb => eb.or([
+      eb('next_attempt_at', '<', last!.next_attempt_at),
+      eb.and([eb('next_attempt_at', '=', last!.next_attempt_at), eb('seq', '<', last!.seq)])
+    ])))
+    .executeTakeFirst()
+  const k = Number(res.numUpdatedRows)
+  if (k > 0) {
+    await tx.updateTable('batch_calls').set(eb => ({
+      pending_contacts: eb('pending_contacts', '-', k), skipped_contacts: eb('skipped_contacts', '+', k), updated_at: now
+    })).where('id', '=', b.id).execute()
+  }
+  return k
+}
+
 async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: ClaimContext, numberDeltas: Map<string, number>): Promise<ClaimResult> {
   const { now } = ctx
   {
@@ -154,9 +179,19 @@ async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: 
       await setWakeup(tx, b.id, null)
       return { claimed, changes }
     }
+    // Rule 6, at the instant of the claim: a suppressed number is never claimed. The due recipients the
+    // claim passes over because their number is suppressed end `skipped` in this same transaction.
+    const suppressing = await orgHasSuppressions(tx, b.org_id)
+    const suppressed = sql<boolean>`exists (select 1 from suppressed_numbers where suppressed_numbers.org_id = ${b.org_id} and suppressed_numbers.phone_number = batch_recipients.phone_number)`
     const due = await tx.selectFrom('batch_recipients').selectAll()
       .where('batch_id', '=', b.id).where('status', 'in', WAITING).where('next_attempt_at', '<=', now)
+      .$if(suppressing, qb => qb.where(eb => eb.not(suppressed)))
       .orderBy('next_attempt_at').orderBy('seq').limit(slots).execute()
+    if (suppressing && await skipSuppressed(tx, b, due.length < slots ? null : due[due.length - 1], suppressed, now) > 0 && due.length === 0 &&
+      await completeIfDone(tx, b.id, now)) {
+      changes.push({ batchId: b.id, orgId: b.org_id, from: 'active', to: 'completed', reason: null })
+      return { claimed, changes }
+    }
     if (due.length === 0) {
       const next = await tx.selectFrom('batch_recipients').select(eb => eb.fn.min('next_attempt_at').as('at'))
         .where('batch_id', '=', b.id).where('status', 'in', WAITING).executeTakeFirst()

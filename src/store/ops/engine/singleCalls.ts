@@ -1,5 +1,6 @@
 import type { Store } from '../../store.js'
 import { QUEUED } from '../literals.js'
+import { withSuppression } from '../suppression.js'
 import type { ClaimedCall } from './claimBatch.js'
 
 /**
@@ -22,7 +23,17 @@ export async function claimQueuedCalls (store: Store, workerId: string, now: num
     const utcDay = new Date(now).toISOString().slice(0, 10)
     // A number's own caps hold for single calls too: a call whose number is full stays queued.
     const used = new Map<string, { live: number, today: number }>()
+    // Rule 6 at the instant of the claim: a call to a number its organization suppresses ends without a dial.
+    const suppressed = rows.length === 0
+      ? new Set<string>()
+      : new Set((await withSuppression(tx).selectFrom('suppressed_numbers').select(['org_id', 'phone_number'])
+        .where('org_id', 'in', [...new Set(rows.map(r => r.org_id))]).where('phone_number', 'in', [...new Set(rows.map(r => r.to_number))]).execute()).map(s => `${s.org_id}|${s.phone_number}`))
     for (const r of rows) {
+      if (suppressed.has(`${r.org_id}|${r.to_number}`)) {
+        await tx.updateTable('calls').set({ phase: 'ended', outcome: 'cancelled', end_reason: 'suppressed', ended_at: now, updated_at: now })
+          .where('id', '=', r.id).where('phase', '=', QUEUED).execute()
+        continue
+      }
       if (r.number_id) {
         let u = used.get(r.number_id)
         if (!u) {
