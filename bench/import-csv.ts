@@ -23,17 +23,14 @@
  * Environment: BENCH_ROWS (1000000), BENCH_STEPS (sqlite-file,sqlite-fields-first,raw,postgres,pg-raw),
  * BENCH_SERVE_NODE_ARGS (extra node flags for the server only, e.g. `--max-old-space-size=128`),
  * BENCH_QUIET_WAIT_S (600), BENCH_QUIET_LOAD (1.5), BENCH_CPU_PROF (folder: servers run with
- * --cpu-prof and are stopped with SIGTERM so that the profile is written), BENCH_SERVE_SHIM
- * (auto|on|off, see below), BENCH_KEEP_CSV (path: keep/reuse the CSV there), BENCH_SERVE_ENTRY (CLI to
- * run instead of bin/truedy.js, e.g. a compiled build).
+ * --cpu-prof and are stopped with SIGTERM so that the profile is written),
+ * BENCH_KEEP_CSV (path: keep/reuse the CSV there), BENCH_SERVE_ENTRY (CLI to run instead of
+ * bin/truedy.js, e.g. a compiled build), BENCH_WATCHDOG_MS (7200000).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, createWriteStream, existsSync, mkdtempSync, openAsBlob, openSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { loadavg, tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { createWriteStream, existsSync, mkdtempSync, openAsBlob, readFileSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import SqliteDatabase from 'better-sqlite3'
 import pg from 'pg'
 import { createPgDatabase, dropPgDatabase } from '../test/helpers/backends.js'
@@ -43,148 +40,17 @@ import { createApiKey } from '../src/store/ops/apiKeys.js'
 import { ensureDefaultFolder } from '../src/store/ops/folders.js'
 import { sequentialContactId } from '../src/store/ops/importContacts.js'
 import type { Store } from '../src/store/store.js'
+import { CLI, SERVE_NODE_ARGS, cleanUp, cleanups, installWatchdog, load1, runCli, startServer, waitQuiet } from './serveProcess.js'
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-/** The CLI the servers and `keys create` run: `bin/truedy.js` (TypeScript through tsx), or BENCH_SERVE_ENTRY (e.g. a compiled build). */
-const CLI = process.env.BENCH_SERVE_ENTRY ? resolve(process.env.BENCH_SERVE_ENTRY) : join(ROOT, 'bin', 'truedy.js')
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000)
 const STEPS = new Set((process.env.BENCH_STEPS ?? 'sqlite-file,sqlite-fields-first,raw,postgres,pg-raw').split(',').map(s => s.trim()))
-const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT_S ?? 600)
-const QUIET_LOAD = Number(process.env.BENCH_QUIET_LOAD ?? 1.5)
-const CPU_PROF = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : null
 const IMPORT_TIMEOUT_MS = 30 * 60_000
-const WATCHDOG_MS = Number(process.env.BENCH_WATCHDOG_MS ?? 120 * 60_000)
 const GOAL_RATIO = 0.5
 const GOAL_RSS_MB = 256
 /** Rows per statement of the PostgreSQL raw baseline (11 parameters each, below the 65,535 limit). */
 const PG_RAW_ROWS_PER_STATEMENT = 1000
 
-/**
- * `auto` (default): if `serve` dies at start with Fastify 5's "logger options only accepts a
- * configuration object" (src/api/app.ts passes the pino instance as `logger` instead of
- * `loggerInstance`), start it again with SERVE_SHIM preloaded, which makes exactly that one change
- * inside Fastify. `off`: never; `on`: always.
- */
-const SHIM_MODE = process.env.BENCH_SERVE_SHIM ?? 'auto'
-const SHIM_ERROR = 'logger options only accepts a configuration object'
-const SERVE_SHIM = 'data:text/javascript,' + encodeURIComponent(
-  `import { createRequire } from 'node:module'
-const lf = createRequire(${JSON.stringify(join(ROOT, 'package.json'))})('fastify/lib/logger-factory.js')
-const createLogger = lf.createLogger
-lf.createLogger = function (options) {
-  if (options && options.logger && !options.loggerInstance && lf.validateLogger(options.logger)) { options.loggerInstance = options.logger; delete options.logger }
-  return createLogger.call(this, options)
-}`)
-let shimUsed = SHIM_MODE === 'on'
-/** Extra node flags for the server only (e.g. `--max-old-space-size=128`), space-separated. */
-const SERVE_NODE_ARGS = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean)
-
-const children = new Set<ChildProcess>()
-const cleanups: Array<() => Promise<void> | void> = []
-function killAll (): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
-}
-process.on('exit', killAll)
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { killAll(); process.exit(130) })
-const watchdog = setTimeout(() => { console.error(`watchdog: still running after ${WATCHDOG_MS} ms, giving up`); killAll(); process.exit(2) }, WATCHDOG_MS)
-watchdog.unref()
-
-const load1 = (): number => Number(loadavg()[0].toFixed(2))
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
-async function waitQuiet (what: string): Promise<{ quiet: boolean, waitedS: number }> {
-  const t0 = Date.now()
-  for (;;) {
-    const l = load1()
-    const waitedS = Math.round((Date.now() - t0) / 1000)
-    if (l < QUIET_LOAD) return { quiet: true, waitedS }
-    if (waitedS >= QUIET_WAIT_S) {
-      console.log(`  [${what}] load average still ${l} after ${waitedS} s: measuring anyway`)
-      return { quiet: false, waitedS }
-    }
-    console.log(`  [${what}] load average ${l} ≥ ${QUIET_LOAD}, waiting (${waitedS} s so far)`)
-    await sleep(Math.min(15_000, (QUIET_WAIT_S - waitedS) * 1000 + 10))
-  }
-}
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => { resolve(typeof a === 'object' && a ? a.port : 0) })
-    })
-  })
-}
-
-function runCli (args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    children.add(c)
-    let out = ''
-    let err = ''
-    c.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    c.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    const timer = setTimeout(() => { c.kill('SIGKILL') }, timeoutMs)
-    c.once('exit', code => {
-      clearTimeout(timer)
-      children.delete(c)
-      if (code === 0) resolve(out)
-      else reject(new Error(`truedy ${args.join(' ')} exited ${String(code)}:\n${out}\n${err}`))
-    })
-  })
-}
-
-interface Server { url: string, pid: number, stop: () => Promise<void> }
-
-async function startServer (env: Record<string, string>, logDir: string): Promise<Server> {
-  try {
-    return await startServerOnce(env, logDir)
-  } catch (e) {
-    if (SHIM_MODE !== 'auto' || shimUsed || !(e as Error).message.includes(SHIM_ERROR)) throw e
-    console.log('  serve failed at start (Fastify 5 rejects a pino instance passed as `logger`): starting it again with the loggerInstance shim')
-    shimUsed = true
-    return await startServerOnce(env, logDir)
-  }
-}
-
-async function startServerOnce (env: Record<string, string>, logDir: string): Promise<Server> {
-  const port = await freePort()
-  const logFile = join(logDir, `serve-${port}.log`)
-  const fd = openSync(logFile, 'a')
-  const execArgs = [...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), ...(shimUsed ? ['--import', SERVE_SHIM] : []), ...SERVE_NODE_ARGS]
-  const child = spawn(process.execPath, [...execArgs, CLI, 'serve'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', RATE_LIMIT_ENABLED: 'false', ...env },
-    stdio: ['ignore', fd, fd]
-  })
-  closeSync(fd)
-  children.add(child)
-  const exited = new Promise<void>(resolve => child.once('exit', () => { children.delete(child); resolve() }))
-  const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 60_000
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`serve exited before it was ready:\n${readFileSync(logFile, 'utf8').slice(-4000)}`)
-    try {
-      const r = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) })
-      if (r.status === 200) break
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`serve not ready after 60 s:\n${readFileSync(logFile, 'utf8').slice(-4000)}`) }
-    await sleep(100)
-  }
-  return {
-    url,
-    pid: child.pid!,
-    async stop () {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      child.kill('SIGTERM')
-      const t = setTimeout(() => { child.kill('SIGKILL') }, 20_000)
-      await exited
-      clearTimeout(t)
-    }
-  }
-}
+installWatchdog(120 * 60_000)
 
 function api (baseUrl: string, key: string) {
   return async (method: string, path: string, body?: unknown): Promise<{ status: number, body: any }> => {
@@ -284,7 +150,7 @@ async function httpImport (name: string, store: 'sqlite' | 'postgres', csv: stri
   try {
     const key = (await runCli(['keys', 'create', '--org=bench'], env)).trim().split('\n').at(-1)!.trim()
     if (!/^truedy_/.test(key)) throw new Error(`no key printed: ${key}`)
-    const server = await startServer(env, dir)
+    const server = await startServer(env, dir, 20_000)
     try {
       const call = api(server.url, key)
       let folderId: string | null = null
@@ -497,10 +363,7 @@ try {
   if (STEPS.has('postgres')) imports.push(await httpImport('postgres, file only', 'postgres', csv, false))
   if (STEPS.has('pg-raw')) raws.push(await rawPostgres())
 } finally {
-  killAll()
-  for (const c of cleanups.reverse()) {
-    try { await c() } catch (e) { console.error('cleanup failed:', (e as Error).message) }
-  }
+  await cleanUp()
 }
 
 const rawSqliteRate = raws.find(r => r.name === 'raw better-sqlite3')?.rowsPerS
@@ -524,5 +387,4 @@ if (rawSqliteRate) {
     console.log(`  ${r.name}: ${(100 * ratio).toFixed(0)} % of raw (${ratio >= GOAL_RATIO ? 'met' : 'NOT met'}); CPU-time ratio raw/server ${rawSqliteCpu ? (rawSqliteCpu / r.serverCpuS).toFixed(2) : '–'}; peak RSS ${peak.toFixed(0)} MB (${peak < GOAL_RSS_MB ? 'met' : 'NOT met'})`)
   }
 }
-if (shimUsed) console.log('\nNote: serve was started with the loggerInstance shim (see BENCH_SERVE_SHIM).')
-console.log('\n' + JSON.stringify({ node: process.version, entry: CLI, serveShim: shimUsed, serveNodeArgs: SERVE_NODE_ARGS, rows: ROWS, csv: csvInfo, imports, raws }))
+console.log('\n' + JSON.stringify({ node: process.version, entry: CLI, serveNodeArgs: SERVE_NODE_ARGS, rows: ROWS, csv: csvInfo, imports, raws }))
