@@ -1,5 +1,6 @@
 import twilio from 'twilio'
 import type { Clock, Timers } from '../../clock.js'
+import { CallCredentials } from '../callCredentials.js'
 import { DialError, type CallEvent, type DialRequest, type TelephonyProvider } from '../provider.js'
 import { eventFromCallResource } from './twilioStatus.js'
 
@@ -110,12 +111,13 @@ export class TwilioProvider implements TelephonyProvider {
   readonly type = 'twilio'
   private readonly clients = new Map<string, { token: string, client: TwilioClient }>()
   /** Credentials of calls dialled here, for hangup/lookup without a store round trip (bounded). */
-  private readonly callCreds = new Map<string, TwilioNumberConfig>()
+  private readonly callCreds: CallCredentials<TwilioNumberConfig>
   private readonly pacer: DialPacer
   private readonly httpClient: TwilioHttpClient
 
   constructor (private readonly opts: TwilioProviderOptions, private readonly clock: Clock, timers: Timers) {
     this.pacer = new DialPacer(clock, timers)
+    this.callCreds = new CallCredentials(twilioNumberConfig, opts.credentialsFor)
     this.httpClient = opts.httpClient ?? new twilio.RequestClient({ timeout: opts.requestTimeoutMs ?? 15_000 }) as unknown as TwilioHttpClient
   }
 
@@ -160,7 +162,7 @@ export class TwilioProvider implements TelephonyProvider {
         timeout: req.ringTimeoutSec,
         timeLimit: req.maxDurationSec
       })
-      this.remember(req.callId, cfg)
+      this.callCreds.remember(req.callId, cfg)
       return { providerCallId: call.sid }
     } catch (e) {
       const status = restStatus(e)
@@ -171,22 +173,9 @@ export class TwilioProvider implements TelephonyProvider {
     }
   }
 
-  private remember (callId: string, cfg: TwilioNumberConfig): void {
-    this.callCreds.set(callId, cfg)
-    if (this.callCreds.size > 50_000) this.callCreds.delete(this.callCreds.keys().next().value!)
-  }
-
-  private async credsOf (callId: string): Promise<TwilioNumberConfig | null> {
-    const known = this.callCreds.get(callId)
-    if (known) return known
-    const raw = await this.opts.credentialsFor?.(callId)
-    if (!raw) return null
-    try { return twilioNumberConfig(raw) } catch { return null }
-  }
-
   async hangup (callId: string, providerCallId: string | null): Promise<void> {
     if (!providerCallId) return
-    const cfg = await this.credsOf(callId)
+    const cfg = await this.callCreds.get(callId)
     if (!cfg) return
     const ctx = this.client(cfg).calls(providerCallId)
     try {
@@ -201,7 +190,7 @@ export class TwilioProvider implements TelephonyProvider {
 
   async lookup (callId: string, providerCallId: string | null): Promise<CallEvent | 'live' | null> {
     if (!providerCallId) return null
-    const cfg = await this.credsOf(callId)
+    const cfg = await this.callCreds.get(callId)
     if (!cfg) return null
     try {
       const call = await this.client(cfg).calls(providerCallId).fetch()

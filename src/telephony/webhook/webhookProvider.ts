@@ -1,4 +1,5 @@
 import type { Clock, Timers } from '../../clock.js'
+import { CallCredentials } from '../callCredentials.js'
 import { OUTCOMES } from '../../domain/outcome.js'
 import { DialError, type CallEvent, type DialRequest, type Outcome, type TelephonyProvider } from '../provider.js'
 import { SIGNATURE_HEADER, signPayload } from './signature.js'
@@ -168,10 +169,11 @@ function retryable (status: number): boolean {
 export class WebhookProvider implements TelephonyProvider {
   readonly type = 'webhook'
   private readonly fetch: typeof fetch
-  private readonly callCreds = new Map<string, WebhookNumberConfig>()
+  private readonly callCreds: CallCredentials<WebhookNumberConfig>
 
   constructor (private readonly opts: WebhookProviderOptions, private readonly clock: Clock, private readonly timers: Timers) {
     this.fetch = opts.fetch ?? globalThis.fetch
+    this.callCreds = new CallCredentials(webhookNumberConfig, opts.credentialsFor)
   }
 
   onEvent (_handler: (e: CallEvent) => void): void {
@@ -230,7 +232,7 @@ export class WebhookProvider implements TelephonyProvider {
       if (res.status >= 200 && res.status < 300) {
         let id: unknown
         try { id = (JSON.parse(res.text) as { providerCallId?: unknown }).providerCallId } catch { id = undefined }
-        this.remember(req.callId, cfg)
+        this.callCreds.remember(req.callId, cfg)
         return { providerCallId: typeof id === 'string' && id !== '' ? id : req.callId }
       }
       last = `HTTP ${res.status}: ${res.text.slice(0, 200)}`
@@ -239,21 +241,8 @@ export class WebhookProvider implements TelephonyProvider {
     throw new DialError(`runtime did not accept the dial after ${delays.length + 1} tries: ${last}`, false)
   }
 
-  private remember (callId: string, cfg: WebhookNumberConfig): void {
-    this.callCreds.set(callId, cfg)
-    if (this.callCreds.size > 50_000) this.callCreds.delete(this.callCreds.keys().next().value!)
-  }
-
-  private async credsOf (callId: string): Promise<WebhookNumberConfig | null> {
-    const known = this.callCreds.get(callId)
-    if (known) return known
-    const raw = await this.opts.credentialsFor?.(callId)
-    if (!raw) return null
-    try { return webhookNumberConfig(raw) } catch { return null }
-  }
-
   async hangup (callId: string, providerCallId: string | null): Promise<void> {
-    const cfg = await this.credsOf(callId)
+    const cfg = await this.callCreds.get(callId)
     if (!cfg || !providerCallId) return
     const res = await this.send(cfg, 'POST', `/calls/${encodeURIComponent(providerCallId)}/hangup`, JSON.stringify({ attemptId: callId }))
     if (res.status === 404 || (res.status >= 200 && res.status < 300)) return
@@ -261,7 +250,7 @@ export class WebhookProvider implements TelephonyProvider {
   }
 
   async lookup (callId: string, providerCallId: string | null): Promise<CallEvent | 'live' | null> {
-    const cfg = await this.credsOf(callId)
+    const cfg = await this.callCreds.get(callId)
     if (!cfg || !providerCallId) return null
     const res = await this.send(cfg, 'GET', `/calls/${encodeURIComponent(providerCallId)}`, '')
     if (res.status === 404) return null
