@@ -6,7 +6,10 @@
  *       database, time from the batches' start until every batch is completed (polled).
  *   (c) the raw limit: claimBatches → gateCalls → applyCallEvents (synthetic `initiated`+`ended`
  *       events, groups of 500 like the Engine) in a tight loop, no Engine, no provider — per store.
- *   (d) pg-boss 10 processing the same number of no-op jobs on the same PostgreSQL server.
+ *   (d) pg-boss 10 processing the same number of no-op jobs on the same PostgreSQL server: jobs
+ *       inserted in bulk (insert, 5,000 per call), then P processes × W work() loops with batchSize B
+ *       and a no-op handler; timed from `go` to the last completion statement's return (reported by
+ *       the workers, so the job table is not polled).
  *
  * Usage: npx tsx bench/engine-dispatch.ts [--only=a,b,c,d] [--sqlite-n=20000] [--pg-batches=20]
  *        [--pg-per-batch=1000] [--workers=1,4] [--boss=4:1:100,4:4:1000] [--no-wait]
@@ -204,32 +207,39 @@ async function pgBoss (procs: number, loops: number, batchSize: number, jobs: nu
     }
     const ready: Array<Promise<void>> = []
     const exits: Array<Promise<void>> = []
+    let completedJobs = 0
+    let allDone: () => void = () => {}
+    const finished = new Promise<void>(resolve => { allDone = resolve })
     for (let p = 0; p < procs; p++) {
       const c = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'engine-pgboss-worker.ts'), url, 'bench', String(loops), String(batchSize)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
       children.push(c)
-      ready.push(new Promise(resolve => { createInterface({ input: c.stdout! }).on('line', l => { if (l === 'ready') resolve() }) }))
+      ready.push(new Promise(resolve => {
+        createInterface({ input: c.stdout! }).on('line', l => {
+          if (l === 'ready') resolve()
+          else if (l.startsWith('done ') && (completedJobs += Number(l.slice(5))) >= jobs) allDone()
+        })
+      }))
       exits.push(new Promise(resolve => c.on('exit', () => resolve())))
     }
     await Promise.all(ready)
     const client = new pg.Client({ connectionString: url })
     await client.connect()
     try {
-      const q = async (): Promise<number[]> => await backendPids(client, dbName(url))
+      const self = Number((await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0].pid)
+      const q = async (): Promise<number[]> => (await backendPids(client, dbName(url))).filter(pid => pid !== self)
       const r = await measured(`d pg-boss ${procs}:${loops}:${batchSize}`, async () => {
         const pg0 = await pgBackendCpu(q)
         const cpu0 = children.map(c => cpuOf(c.pid!))
         const t0 = performance.now()
         for (const c of children) c.stdin!.write('go\n')
-        for (;;) {
-          const res = await client.query<{ n: string }>("select count(*) as n from pgboss.job where name = 'bench' and state = 'completed'")
-          if (Number(res.rows[0].n) >= jobs) break
-          if (performance.now() - t0 > 600_000) throw new Error('pg-boss: not done after 10 min')
-          await sleep(20)
-        }
+        const timeout = sleep(600_000).then(() => { throw new Error('pg-boss: not done after 10 min') })
+        await Promise.race([finished, timeout])
         const sec = (performance.now() - t0) / 1000
         const clientCpu = children.reduce((a, c, i) => a + cpuOf(c.pid!) - cpu0[i], 0)
         return { sec, clientCpuSec: Number(clientCpu.toFixed(2)), pgCpu: (await pgBackendCpu(q, pg0.pids)).sec }
       })
+      const check = await client.query<{ n: string }>("select count(*) as n from pgboss.job where name = 'bench' and state = 'completed'")
+      if (Number(check.rows[0].n) !== jobs) throw new Error(`pg-boss: ${check.rows[0].n} of ${jobs} jobs completed`)
       record({ part: 'd', backend: 'postgres', setup: `pg-boss 10: ${procs} process${procs > 1 ? 'es' : ''} × ${loops} work() × batchSize ${batchSize}, no-op handler`, dials: jobs, sec: r.sec, load: r.load, extra: { procs, loops, batchSize, pollingIntervalSeconds: 0.5, clientCpuSec: r.clientCpuSec, pgBackendCpuSec: r.pgCpu } })
     } finally { await client.end() }
     for (const c of children) c.kill('SIGTERM')
