@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
-import { CsvFormatError, readContactCsv, type CsvItem } from '../../domain/contactCsv.js'
+import { CsvFormatError } from '../../domain/contactCsv.js'
+import { csvError, MULTIPART_OVERHEAD_BYTES, openCsvRows } from '../csvUpload.js'
 import { normalizeId } from '../../domain/ids.js'
 import { errors, type ValidationIssue } from '../../errors.js'
 import { ensureDefaultFolder, getFolder } from '../../store/ops/folders.js'
@@ -18,40 +19,16 @@ import { ContactImportResult } from '../schemas/contacts.js'
 const TRUE = new Set(['true', '1', 'yes', 'on'])
 const FALSE = new Set(['false', '0', 'no', 'off', ''])
 
-/** Multipart framing allowed on top of the file before the Content-Length alone says "too large". */
-const MULTIPART_OVERHEAD_BYTES = 64 * 1024
-
 interface ImportRequest {
   source: Readable
   folderId: string | undefined
   overwrite: boolean
 }
 
-/** Yields `first` and then the rest of `it`: the header was read (and checked) through `first`. */
-async function * resume (first: IteratorResult<CsvItem, void>, it: AsyncIterator<CsvItem, void>): AsyncGenerator<CsvItem, void, undefined> {
-  try {
-    if (first.done) return
-    yield first.value
-    for (;;) {
-      const n = await it.next()
-      if (n.done) return
-      yield n.value
-    }
-  } finally {
-    await it.return?.()
-  }
-}
-
 const tags = ['Contacts']
 
 export const contactImportRoutes: FastifyPluginAsyncTypebox = async app => {
   const { store, clock, config } = app.deps
-
-  function csvError (e: unknown): unknown {
-    if (!(e instanceof CsvFormatError)) return e
-    if (e.code === 'too_large') return errors.payloadTooLarge(config.csvMaxBytes)
-    return errors.invalid(['body', 'file'], e.message, e.code === 'no_phone_column' ? 'missing_column' : 'value_error')
-  }
 
   /**
    * Checks the folder, reads the header (a bad file is refused before anything is written), makes
@@ -61,20 +38,14 @@ export const contactImportRoutes: FastifyPluginAsyncTypebox = async app => {
     const orgId = req.auth!.orgId
     const named = r.folderId === undefined ? undefined : normalizeId('folder', r.folderId)
     if (named !== undefined && !await getFolder(store.db, orgId, named)) throw errors.notFound('folder', r.folderId!)
-    const it = readContactCsv(r.source, { maxBytes: config.csvMaxBytes })
-    let first: IteratorResult<CsvItem, void>
-    try {
-      first = await it.next()
-    } catch (e) {
-      throw csvError(e)
-    }
+    const rows = await openCsvRows(r.source, config.csvMaxBytes)
     const now = clock.now()
     const folderId = named ?? (await ensureDefaultFolder(store.db, orgId, now)).id
     let summary
     try {
-      summary = await importContacts(store, orgId, folderId, resume(first, it), { overwrite: r.overwrite, now })
+      summary = await importContacts(store, orgId, folderId, rows, { overwrite: r.overwrite, now })
     } catch (e) {
-      throw csvError(e)
+      throw csvError(e, config.csvMaxBytes)
     }
     if (summary === 'folder_not_found') throw errors.notFound('folder', r.folderId ?? folderId)
     const { error_details: details, ...counts } = summary

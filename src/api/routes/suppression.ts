@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
-import { CsvFormatError, readContactCsv, type CsvItem } from '../../domain/contactCsv.js'
+import { CsvFormatError } from '../../domain/contactCsv.js'
+import { csvError, MULTIPART_OVERHEAD_BYTES, openCsvRows } from '../csvUpload.js'
 import { normalizePhone } from '../../domain/phone.js'
 import { isoMicros } from '../../domain/time.js'
 import { errors } from '../../errors.js'
@@ -30,9 +31,6 @@ const SuppressionImportResult = Type.Object({
   error_details: Type.Array(Type.Object({ row: Type.Integer(), phone: Type.Union([Type.String(), Type.Null()]), reason: Type.String() }))
 })
 
-/** Multipart framing allowed on top of the file before the Content-Length alone says "too large". */
-const MULTIPART_OVERHEAD_BYTES = 64 * 1024
-
 export function presentSuppressed (r: SuppressedNumberRow) {
   return { phone_number: r.phone_number, reason: r.reason, created_at: isoMicros(Number(r.created_at)) }
 }
@@ -43,41 +41,16 @@ const tags = ['Suppression']
 export const suppressionRoutes: FastifyPluginAsyncTypebox = async app => {
   const { store, clock, config } = app.deps
 
-  function csvError (e: unknown): unknown {
-    if (!(e instanceof CsvFormatError)) return e
-    if (e.code === 'too_large') return errors.payloadTooLarge(config.csvMaxBytes)
-    return errors.invalid(['body', 'file'], e.message, e.code === 'no_phone_column' ? 'missing_column' : 'value_error')
-  }
-
   /** Reads the header first (a bad file is refused before anything is written), then streams the rows in. */
   async function runImport (req: FastifyRequest, source: Readable) {
-    const it = readContactCsv(source, { maxBytes: config.csvMaxBytes })
-    let first: IteratorResult<CsvItem, void>
+    const rows = await openCsvRows(source, config.csvMaxBytes)
     try {
-      first = await it.next()
-    } catch (e) {
-      throw csvError(e)
-    }
-    async function * rows (): AsyncGenerator<CsvItem, void, undefined> {
-      try {
-        if (first.done) return
-        yield first.value
-        for (;;) {
-          const n = await it.next()
-          if (n.done) return
-          yield n.value
-        }
-      } finally {
-        await it.return?.()
-      }
-    }
-    try {
-      const summary = await importSuppressed(store, req.auth!.orgId, rows(), clock.now())
+      const summary = await importSuppressed(store, req.auth!.orgId, rows, clock.now())
       const { error_details: _details, ...counts } = summary
       req.log.info(counts, 'suppression list imported')
       return summary
     } catch (e) {
-      throw csvError(e)
+      throw csvError(e, config.csvMaxBytes)
     }
   }
 
