@@ -11,7 +11,7 @@
  *       and a no-op handler; timed from `go` to the last completion statement's return (reported by
  *       the workers, so the job table is not polled).
  *
- * Usage: npx tsx bench/engine-dispatch.ts [--only=a,b,c,d] [--sqlite-n=20000] [--pg-batches=20]
+ * Usage: npx tsx bench/engine-dispatch.ts [--only=a,b,c,d] [--stores=sqlite,postgres] [--sqlite-n=20000] [--pg-batches=20]
  *        [--pg-per-batch=1000] [--workers=1,4] [--boss=4:1:100,4:4:1000] [--no-wait]
  * Results: printed as Markdown and written to bench/out/engine-dispatch-*.json.
  */
@@ -32,6 +32,8 @@ import { ZeroLatencyProvider } from './zeroLatencyProvider.js'
 import { arg, backendPids, cpuOf, flag, loads, pgBackendCpu, makeBatches, measured, ROOT, seedOrg, sleep, spawnWorker, stopSpawned, writeResult, type LoadRecord } from './engine-common.js'
 
 const only = new Set(arg('only', 'a,b,c,d').split(','))
+/** Stores of part (c): `--stores=sqlite` runs only the SQLite raw loops. */
+const STORES = new Set(arg('stores', 'sqlite,postgres').split(','))
 const SQLITE_N = Number(arg('sqlite-n', '20000'))
 const PG_BATCHES = Number(arg('pg-batches', '20'))
 const PG_PER_BATCH = Number(arg('pg-per-batch', '1000'))
@@ -232,8 +234,9 @@ async function pgBoss (procs: number, loops: number, batchSize: number, jobs: nu
         const cpu0 = children.map(c => cpuOf(c.pid!))
         const t0 = performance.now()
         for (const c of children) c.stdin!.write('go\n')
-        const timeout = sleep(600_000).then(() => { throw new Error('pg-boss: not done after 10 min') })
-        await Promise.race([finished, timeout])
+        let timer: NodeJS.Timeout | undefined
+        const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error('pg-boss: not done after 10 min')), 600_000) })
+        try { await Promise.race([finished, timeout]) } finally { clearTimeout(timer) }
         const sec = (performance.now() - t0) / 1000
         const clientCpu = children.reduce((a, c, i) => a + cpuOf(c.pid!) - cpu0[i], 0)
         return { sec, clientCpuSec: Number(clientCpu.toFixed(2)), pgCpu: (await pgBackendCpu(q, pg0.pids)).sec }
@@ -258,12 +261,12 @@ for (let rep = 0; rep < REPEAT; rep++) {
     await sqliteEngine(1, SQLITE_N)
     await sqliteEngine(20, SQLITE_N)
   }
-  if (only.has('c')) {
+  if (only.has('c') && STORES.has('sqlite')) {
     await raw('sqlite', 1, SQLITE_N, 1)
     await raw('sqlite', 20, SQLITE_N / 20, 1)
   }
   if (only.has('b')) for (const w of WORKERS) await pgWorkers(w)
-  if (only.has('c')) {
+  if (only.has('c') && STORES.has('postgres')) {
     await raw('postgres', 1, PG_BATCHES * PG_PER_BATCH, 1)
     await raw('postgres', PG_BATCHES, PG_PER_BATCH, 1)
     await raw('postgres', PG_BATCHES, PG_PER_BATCH, 4)

@@ -17,12 +17,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { CompiledQuery, sql } from 'kysely'
+import { CompiledQuery, sql, type RawBuilder } from 'kysely'
 import { systemClock, systemTimers } from '../src/clock.js'
 import { Engine } from '../src/engine/engine.js'
 import { createBatch } from '../src/store/ops/batches/createBatch.js'
 import { insertFolder } from '../src/store/ops/folders.js'
 import { insertContactChunk } from '../src/store/ops/importContacts.js'
+import { LIVE_CALL } from '../src/store/ops/literals.js'
 import { openSqliteStore } from '../src/store/sqlite/openSqliteStore.js'
 import type { Store } from '../src/store/store.js'
 import { newId } from '../src/domain/ids.js'
@@ -95,11 +96,12 @@ async function runPhase (): Promise<void> {
   const dials = provider.dials
   await engine.stop()
   const c = await store.db.selectFrom('batch_calls').select(['status', 'pending_contacts', 'successful_contacts', 'in_flight']).where('id', '=', batchId).executeTakeFirstOrThrow()
-  // Diagnostic: the reaper's query (every 5 s) on a calls table of this size.
+  // Diagnostic: the reaper's query (every 5 s) on a calls table of this size, with the phases bound
+  // as parameters (before a80b2d0) and as literals (since).
   const calls = Number((await store.db.selectFrom('calls').select(eb => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
-  const reaper = store.db.selectFrom('calls').select(['id', 'phase', 'owner', 'provider', 'provider_call_id'])
-    .where('phase', 'in', ['claimed', 'dialing', 'ringing', 'in_progress']).where('lease_expires_at', '<', Date.now()).orderBy('lease_expires_at').limit(500)
-  emit({ reaperQuery: { calls, ...(await timeQuery(store, reaper.compile())) } })
+  const reaper = (phases: ReadonlyArray<string | RawBuilder<string>>): CompiledQuery => store.db.selectFrom('calls').select(['id', 'phase', 'owner', 'provider', 'provider_call_id'])
+    .where('phase', 'in', phases as Array<'claimed'>).where('lease_expires_at', '<', Date.now()).orderBy('lease_expires_at').limit(500).compile()
+  emit({ reaperQuery: { calls, bound: await timeQuery(store, reaper(['claimed', 'dialing', 'ringing', 'in_progress'])), literal: await timeQuery(store, reaper(LIVE_CALL)) } })
   emit({ done: { sec: Number(sec.toFixed(1)), dials, completed, stoppedEarly, batch: c, progress, mem: procMem() } })
   await store.close()
 }
@@ -172,7 +174,7 @@ else {
     console.log(`| run: rate over time (dials/s per 10 s window) | ${d.progress.map((p: { sec: number, dials: number }, i: number, a: Array<{ sec: number, dials: number }>) => Math.round((p.dials - (a[i - 1]?.dials ?? 0)) / (p.sec - (a[i - 1]?.sec ?? 0)))).join(', ')} |`)
     console.log(`| load 1/5/15 | seed ${seedRecord.start} → ${seedRecord.end}; run ${run.load.start} → ${run.load.end}${run.load.quiet ? '' : ' (not quiet)'} |`)
     if (due) console.log(`| diagnostic: claim's due-recipient query on ${N} pending, statuses bound (before a80b2d0) | ${due.bound.ms.join(' / ')} ms — plan: ${due.bound.plan} |\n| diagnostic: same, statuses literal (since a80b2d0) | ${due.literal.ms.join(' / ')} ms — plan: ${due.literal.plan} |`)
-    if (reaper) console.log(`| diagnostic: reaper's expiredCalls query on ${reaper.calls} calls | ${reaper.ms.join(' / ')} ms — plan: ${reaper.plan} |`)
+    if (reaper) console.log(`| diagnostic: reaper's expiredCalls query on ${reaper.calls} calls, phases bound (before a80b2d0) | ${reaper.bound.ms.join(' / ')} ms — plan: ${reaper.bound.plan} |\n| diagnostic: same, phases literal (since a80b2d0) | ${reaper.literal.ms.join(' / ')} ms — plan: ${reaper.literal.plan} |`)
     console.log(`\nresults: ${file}`)
     if (flag('no-wait')) console.log('(--no-wait: measured without waiting for a quiet machine)')
   } finally { rmSync(work, { recursive: true, force: true }) }
