@@ -291,11 +291,13 @@ export class Engine {
       return
     }
     try {
+      const sentAt = performance.now()
       const { providerCallId } = await provider.dial({
         callId: c.callId, attempt: c.attempt, batchId: c.batchId, from: c.from, to: c.to,
         numberConfig, agent, variables: c.variables, ringTimeoutSec, maxDurationSec, callsPerSecond: c.callsPerSecond
       })
       this.opts.failpoint?.('after_dial')
+      this.events.safeEmit('call:dialed', { callId: c.callId, provider: c.providerType, latencyMs: performance.now() - sentAt })
       // Recorded with the next group of events: one transaction for many accepted dials.
       this.onProviderEvent({ type: 'initiated', callId: c.callId, at: this.deps.clock.now(), providerCallId })
     } catch (e) {

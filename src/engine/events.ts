@@ -7,6 +7,8 @@ export interface EngineEventMap {
   'scheduler:tick': [{ now: number, claimed: number }]
   'batch:status': [StatusChange]
   'call:dialing': [{ callId: string, batchId: string | null, to: string, from: string }]
+  /** The provider accepted the dial request after `latencyMs` (real milliseconds). */
+  'call:dialed': [{ callId: string, provider: string, latencyMs: number }]
   'call:answered': [{ callId: string }]
   'call:ended': [{ callId: string, batchId: string | null, orgId: string, outcome: Outcome, retried: boolean }]
   'call:released': [{ callId: string }]
