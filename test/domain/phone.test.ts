@@ -7,6 +7,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import metadataJson from 'libphonenumber-js/max/metadata'
+import { contactPhone, inlineContactIssues } from '../../src/domain/batchConfig.js'
 import { normalizePhone, normalizePhoneByRegion, possibleInEveryRegion } from '../../src/domain/phone.js'
 
 const json = metadataJson as unknown as { country_calling_codes: Record<string, string[]>, nonGeographic?: Record<string, unknown> }
@@ -102,5 +103,16 @@ describe('normalizePhone fast path ≡ full parse', () => {
     fc.assert(fc.property(fc.oneof(fc.string(), fc.string({ unit: fc.constantFrom('+', '0', '1', '7', '9', ' ', '-', '(', ')') })), s => {
       assert.deepEqual(normalizePhone(s), normalizePhoneByRegion(s), s)
     }), { numRuns: 5_000 })
+  })
+})
+
+describe('contactPhone (inline contacts of a batch request)', () => {
+  it('parses each contact once: the rules and the handler share the result', () => {
+    const contacts = [{ phone_number: '+1 415 200 0000' }, { phone_number: '+1555' }]
+    assert.deepEqual(inlineContactIssues(contacts).map(i => i.loc), [['body', 'contacts', 1, 'phone_number']])
+    const first = contactPhone(contacts[0])
+    assert.deepEqual(first, { ok: true, e164: '+14152000000' })
+    assert.equal(contactPhone(contacts[0]), first)
+    assert.notEqual(contactPhone({ phone_number: '+1 415 200 0000' }), first)
   })
 })

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { inlineContactIssues } from '../../../domain/batchConfig.js'
+import { contactPhone, inlineContactIssues } from '../../../domain/batchConfig.js'
 import { normalizeId } from '../../../domain/ids.js'
-import { normalizePhone } from '../../../domain/phone.js'
 import { addRecipients } from '../../../store/ops/batches/addRecipients.js'
 import type { RecipientInput } from '../../../store/ops/batches/insertRecipients.js'
 import { envelope, ERROR_RESPONSES, ok } from '../../envelope.js'
@@ -35,7 +34,7 @@ export const batchContactsRoutes: FastifyPluginAsyncTypebox = async app => {
     const items: RecipientInput[] = []
     const details: Array<{ index?: number, phone: string | null, reason: string }> = []
     ;(b.contacts ?? []).forEach((c: Body) => {
-      const p = normalizePhone(c.phone_number)
+      const p = contactPhone(c)
       if (p.ok) items.push({ contact_id: null, phone_number: p.e164, first_name: c.first_name ?? null, last_name: c.last_name ?? null, email: c.email ?? null, custom_fields: c.custom_fields ?? {}, timezone: c.timezone ?? null })
     })
     if (b.contact_ids?.length) {

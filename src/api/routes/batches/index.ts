@@ -1,11 +1,10 @@
 import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { BATCH_DEFAULTS, inlineContactIssues, scheduleIssues } from '../../../domain/batchConfig.js'
+import { BATCH_DEFAULTS, contactPhone, inlineContactIssues, scheduleIssues } from '../../../domain/batchConfig.js'
 import { ALLOWED_FROM } from '../../../domain/batchLifecycle.js'
 import { csvRow } from '../../../domain/csvCell.js'
 import { normalizeId } from '../../../domain/ids.js'
-import { normalizePhone } from '../../../domain/phone.js'
 import { errors } from '../../../errors.js'
 import { createBatch } from '../../../store/ops/batches/createBatch.js'
 import { bulkDeleteBatches, deleteBatch } from '../../../store/ops/batches/deleteBatches.js'
@@ -54,7 +53,7 @@ const patchRules: Rules = req => {
 }
 
 export function toRecipient (c: Body, contactId: string | null = null): RecipientInput {
-  const p = normalizePhone(c.phone_number)
+  const p = contactPhone(c)
   return {
     contact_id: contactId,
     phone_number: p.ok ? p.e164 : String(c.phone_number),
