@@ -22,6 +22,8 @@ export interface Config {
   /** SQLite busy timeout in milliseconds (waits for another process's write lock). */
   readonly sqliteBusyTimeoutMs: number
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /** `worker` processes serve `GET /metrics`, `/healthz` and `/readyz` on this port (on `host`); 0 = none. */
+  readonly metricsPort: number
   readonly rateLimitEnabled: boolean
   /** Requests per minute per API key. */
   readonly rateLimitPerMinute: number
@@ -89,6 +91,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'pgPoolSize', env: 'PG_POOL_SIZE', kind: 'int', def: '10', min: 1, max: 200, help: 'PostgreSQL connections per process' },
   { key: 'sqliteBusyTimeoutMs', env: 'SQLITE_BUSY_TIMEOUT_MS', kind: 'int', def: '5000', min: 0, max: 600000, help: 'SQLite busy timeout (ms)' },
   { key: 'logLevel', env: 'LOG_LEVEL', kind: 'level', def: 'info', help: 'fatal|error|warn|info|debug|trace|silent' },
+  { key: 'metricsPort', env: 'METRICS_PORT', kind: 'int', def: '0', min: 0, max: 65535, help: 'worker: serve /metrics, /healthz, /readyz on this port (0 = off)' },
   { key: 'rateLimitEnabled', env: 'RATE_LIMIT_ENABLED', kind: 'bool', def: 'true', help: 'enforce the per-key rate limit' },
   { key: 'rateLimitPerMinute', env: 'RATE_LIMIT_PER_MINUTE', kind: 'int', def: '100', min: 1, max: 10_000_000, help: 'requests per minute per API key' },
   { key: 'redisUrl', env: 'REDIS_URL', kind: 'url?', def: '', help: 'redis://… shares rate-limit windows between processes' },

@@ -18,6 +18,9 @@ import { registerIdempotency } from './idempotency.js'
 import { ajvToIssues, reportedPaths, type Rules } from './validation.js'
 import { COMPONENT_SCHEMAS } from './schemas/components.js'
 import { routes } from './routes/index.js'
+import { metricsRoutes } from './routes/metrics.js'
+import { registerRequestContext } from './requestContext.js'
+import { createMetrics, type Metrics } from '../metrics/metrics.js'
 
 /** What the engine offers the API: a nudge after a change that may make work due. */
 export interface EngineHandle {
@@ -36,6 +39,8 @@ export interface ApiDeps {
   readonly credentials?: CredentialsBox
   /** True while the process drains for shutdown: `/readyz` then fails. */
   readonly isDraining?: () => boolean
+  /** The process's metrics, shown at `GET /metrics` (HTTP metrics only when absent). */
+  readonly metrics?: Metrics
 }
 
 declare module 'fastify' {
@@ -113,6 +118,8 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
   })
 
   registerAuth(app)
+  const metrics = deps.metrics ?? createMetrics()
+  registerRequestContext(app, metrics)
 
   app.addHook('preHandler', async req => {
     const rules = req.routeOptions.config.rules
@@ -152,5 +159,6 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
   })
 
   await app.register(routes, { prefix: '' })
+  await app.register(metricsRoutes(metrics))
   return app
 }

@@ -8,7 +8,16 @@ import type { RateLimiter } from '../ratelimit/rateLimiter.js'
 import { bootstrapDefaultKey, createApiKey, revokeApiKeys } from '../store/ops/apiKeys.js'
 import { coerceError } from '../errors.js'
 import { createCredentialsBox, type CredentialsBox } from '../credentials/credentialsBox.js'
+import { readFileSync } from 'node:fs'
+import { createMetrics, type Metrics } from '../metrics/metrics.js'
+import { observeEngine } from '../metrics/observeEngine.js'
 import { splitArgs } from './args.js'
+import { CliError } from './client.js'
+import { cmdDnc } from './dncCommand.js'
+import { cmdImport } from './importCommand.js'
+import { startMetricsServer } from './metricsServer.js'
+import { cmdStatus } from './statusCommand.js'
+import { cmdWatch } from './watchCommand.js'
 import { openStore } from './openStore.js'
 import { runEngine } from './runEngine.js'
 import type { Engine } from '../engine/engine.js'
@@ -25,14 +34,34 @@ Usage:
   truedy keys revoke KEY_PREFIX          revoke keys by the 12-character prefix (or the whole key)
   truedy --help                          this text
 
-Every option is also an environment variable:
+Operator commands (clients of a running server's public API):
+  truedy import FILE.csv [--folder NAME | --folder-id ID] [--overwrite]
+                                         stream contacts into a folder (created if new), with a progress bar
+  truedy dnc import FILE.csv             stream numbers into the suppression list (column phone, optional reason)
+  truedy watch BATCH_ID [--interval MS] [--retry-for S]
+                                         live progress and outcome counts until the batch ends
+                                         (exit 0 completed, 3 failed or cancelled, 1 error)
+  truedy status                          health of the server, store, engine workers and providers
+  They take --url URL (TRUEDY_URL, default http://127.0.0.1:$PORT) and --api-key KEY
+  (TRUEDY_API_KEY; status works without one). Progress goes to stderr, summaries to stdout;
+  a failure exits non-zero with a one-line reason on stderr.
+
+Every option of serve, worker, migrate and keys is also an environment variable:
 ${settingsHelp()}
   --config FILE                      TRUEDY_CONFIG                    JSON file of settings keyed by variable name
 `
 
 /** Command-specific options that are not settings, and those of them that take no value. */
 const COMMAND_FLAGS = new Set(['--no-engine', '--org', '--help'])
-const BOOLEAN_FLAGS = new Set(['--no-engine', '--help'])
+const BOOLEAN_FLAGS = new Set(['--no-engine', '--help', '--overwrite'])
+/** The operator commands: API clients that take no server settings. */
+const CLIENT_COMMANDS = new Set(['import', 'dnc', 'watch', 'status'])
+
+function packageVersion (): string {
+  try {
+    return String((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown }).version ?? 'unknown')
+  } catch { return 'unknown' }
+}
 
 function redactingLogger (config: Config) {
   return createLogger(config.logLevel)
@@ -61,11 +90,11 @@ function onSignals (log: ReturnType<typeof redactingLogger>, config: Config, sto
   process.once('SIGINT', () => { handler('SIGINT') })
 }
 
-async function startEngine (config: Config, store: Store, log: ReturnType<typeof redactingLogger>, credentials: CredentialsBox): Promise<{ engine: Engine, providers: TelephonyProvider[] }> {
+async function startEngine (config: Config, store: Store, log: ReturnType<typeof redactingLogger>, credentials: CredentialsBox, metrics: Metrics): Promise<{ engine: Engine, providers: TelephonyProvider[] }> {
   if (!store.profile.multipleWriters) {
     log.info('SQLite: this process runs the only engine')
   }
-  return await runEngine(config, store, log, credentials)
+  return await runEngine(config, store, log, credentials, events => { observeEngine(events, metrics) })
 }
 
 /** The one credentials box of the process, shared by the API and the engine. */
@@ -86,7 +115,8 @@ async function cmdServe (config: Config, withEngine: boolean): Promise<void> {
   }
   const credentials = credentialsBox(config, log)
   const rateLimiter = makeRateLimiter(config, log)
-  const running = withEngine ? await startEngine(config, store, log, credentials) : null
+  const metrics = createMetrics({ store, version: packageVersion() })
+  const running = withEngine ? await startEngine(config, store, log, credentials, metrics) : null
   let draining = false
   const engine = {
     wake: (batchId?: string) => {
@@ -94,11 +124,12 @@ async function cmdServe (config: Config, withEngine: boolean): Promise<void> {
       if (store.profile.multipleWriters) store.notify(WAKE_CHANNEL, batchId ?? '').catch(e => log.warn({ err: e }, 'notify failed'))
     }
   }
-  const app = await buildApp({ store, config, clock: systemClock, rateLimiter, engine, credentials, isDraining: () => draining }, { logger: log })
+  const app = await buildApp({ store, config, clock: systemClock, rateLimiter, engine, credentials, isDraining: () => draining, metrics }, { logger: log })
   await app.listen({ port: config.port, host: config.host })
   log.info({ store: store.profile.name, engine: withEngine, port: config.port }, 'truedy serving')
   onSignals(log, config, async () => {
     draining = true
+    metrics.draining.set(1)
     await running?.engine.stop(config.shutdownTimeoutMs)
     await app.close()
     for (const p of running?.providers ?? []) await p.close()
@@ -111,9 +142,18 @@ async function cmdWorker (config: Config): Promise<void> {
   const log = redactingLogger(config)
   const store = openStore(config)
   await store.migrate()
-  const { engine, providers } = await startEngine(config, store, log, credentialsBox(config, log))
+  const metrics = createMetrics({ store, version: packageVersion() })
+  const { engine, providers } = await startEngine(config, store, log, credentialsBox(config, log), metrics)
+  let draining = false
+  const server = config.metricsPort > 0
+    ? await startMetricsServer({ port: config.metricsPort, host: config.host, metrics, store, isDraining: () => draining, log })
+    : null
+  if (server) log.info({ port: config.metricsPort }, 'worker metrics serving')
   onSignals(log, config, async () => {
+    draining = true
+    metrics.draining.set(1)
     await engine.stop(config.shutdownTimeoutMs)
+    await new Promise<void>(resolve => { if (server) server.close(() => { resolve() }); else resolve() })
     for (const p of providers) await p.close()
     await store.close()
   })
@@ -162,6 +202,12 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv): Pr
     if (cmd === undefined && !flags['--help']) process.exitCode = 1
     return
   }
+  switch (cmd) {
+    case 'import': return await cmdImport(positionals, flags, env, process.stdout, process.stderr)
+    case 'dnc': return await cmdDnc(positionals, flags, env, process.stdout, process.stderr)
+    case 'watch': return await cmdWatch(positionals, flags, env, process.stdout, process.stderr)
+    case 'status': return await cmdStatus(flags, env, process.stdout)
+  }
   const settingFlags = Object.fromEntries(Object.entries(flags).filter(([k]) => !COMMAND_FLAGS.has(k)))
   const config = loadConfig(env, settingFlags)
   switch (cmd) {
@@ -173,9 +219,12 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv): Pr
   }
 }
 
-main(process.argv.slice(2), process.env).catch((e: unknown) => {
+main(process.argv.slice(2), process.env).then(() => {
+  // The operator commands are done once their promise resolves (a keep-alive socket must not hold them).
+  if (CLIENT_COMMANDS.has(splitArgs(process.argv.slice(2), BOOLEAN_FLAGS).positionals[0] ?? '')) process.exit(process.exitCode ?? 0)
+}, (e: unknown) => {
   const err = coerceError(e)
   process.stderr.write(`truedy: ${err instanceof ConfigError ? err.message : err.message}\n`)
   // A failed start may leave pools and sockets open: exit rather than hang.
-  process.exit(1)
+  process.exit(err instanceof CliError ? err.exitCode : 1)
 })

@@ -3,6 +3,7 @@ import { systemClock, systemTimers } from '../clock.js'
 import type { Config } from '../config.js'
 import { createCredentialsBox, type CredentialsBox } from '../credentials/credentialsBox.js'
 import { Engine } from '../engine/engine.js'
+import type { EngineEvents } from '../engine/events.js'
 import type { Store } from '../store/store.js'
 import { findCallbackCall } from '../store/ops/callbackCalls.js'
 import type { TelephonyProvider } from '../telephony/provider.js'
@@ -10,6 +11,8 @@ import { SimulatorProvider } from '../telephony/simulator.js'
 import { SipProvider } from '../telephony/sip/sipProvider.js'
 import { TwilioProvider } from '../telephony/twilio/twilioProvider.js'
 import { WebhookProvider } from '../telephony/webhook/webhookProvider.js'
+import { WebhookDispatcher } from '../webhooks/dispatcher.js'
+import { createHttpSender } from '../webhooks/sender.js'
 
 /**
  * Every telephony provider this process can dial with, from configuration. Providers that
@@ -36,13 +39,20 @@ export function buildProviders (config: Config, store: Store, credentials: Crede
 
 /**
  * Builds and starts the engine of this process, with its events logged. `credentials` opens the
- * numbers' stored credentials (the composition root builds one box for the API and the engine).
+ * numbers' stored credentials (the composition root builds one box for the API and the engine);
+ * `observe` subscribes to the engine's events before it starts (metrics).
  */
-export async function runEngine (config: Config, store: Store, log: Logger, credentials: CredentialsBox = createCredentialsBox(config.credentialsKey)): Promise<{ engine: Engine, providers: TelephonyProvider[] }> {
+export async function runEngine (config: Config, store: Store, log: Logger, credentials: CredentialsBox = createCredentialsBox(config.credentialsKey), observe?: (events: EngineEvents) => void): Promise<{ engine: Engine, providers: TelephonyProvider[] }> {
   const providers = buildProviders(config, store, credentials)
   const byType = new Map(providers.map(p => [p.type, p]))
   const failpoint = config.engineFailpoint
+  const outbox = new WebhookDispatcher({
+    store, clock: systemClock, timers: systemTimers, credentials,
+    sender: createHttpSender({ allowPrivate: config.webhookAllowPrivate, timeoutMs: config.webhookTimeoutMs }),
+    onError: e => log.error({ err: e }, 'webhook outbox error')
+  })
   const engine = new Engine({
+    outbox,
     store,
     clock: systemClock,
     timers: systemTimers,
@@ -58,6 +68,7 @@ export async function runEngine (config: Config, store: Store, log: Logger, cred
   })
   engine.events.on('error', e => log.error({ err: e }, 'engine error'))
   engine.events.on('batch:status', c => log.info({ batch_id: c.batchId, from: c.from, to: c.to, reason: c.reason }, 'batch status changed'))
+  observe?.(engine.events)
   await engine.start(providers)
   log.info({ worker: engine.workerId, store: store.profile.name }, 'engine started')
   return { engine, providers }

@@ -1,0 +1,22 @@
+import type { FastifyInstance } from 'fastify'
+import type { Metrics } from '../metrics/metrics.js'
+
+const BATCH_ROUTE = /^\/api\/public\/v1\/batch-calls\/:id(\/|$)/
+
+/**
+ * Request logs carry the batch id on every `/batch-calls/{id}…` route (`batch_id`, as the engine's
+ * logs do), and the "request completed" line carries what the request's logger gained on the way
+ * (API key prefix, organization, batch). Every answered request is timed into
+ * `truedy_http_request_duration_seconds` by its route template, never its URL.
+ */
+export function registerRequestContext (app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onRequest', async (req, reply) => {
+    const route = req.routeOptions.url
+    const id = (req.params as { id?: unknown } | undefined)?.id
+    if (route !== undefined && typeof id === 'string' && BATCH_ROUTE.test(route)) req.log = req.log.child({ batch_id: id })
+    reply.log = req.log
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpDuration.observe(reply.elapsedTime / 1000, { method: req.method, route: req.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) })
+  })
+}
