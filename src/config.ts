@@ -68,6 +68,10 @@ export interface Config {
   readonly maxCallDurationSec: number
   /** Grace period for in-flight calls on SIGTERM, in milliseconds. */
   readonly shutdownTimeoutMs: number
+  /** Allows event-webhook URLs on loopback and private addresses (tests, trusted networks). */
+  readonly webhookAllowPrivate: boolean
+  /** Timeout of one event-webhook delivery attempt, in milliseconds. */
+  readonly webhookTimeoutMs: number
 }
 
 type Kind = 'int' | 'number' | 'bool' | 'string' | 'string?' | 'url?' | 'level'
@@ -114,7 +118,9 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'sipBindPort', env: 'SIP_BIND_PORT', kind: 'int', def: '5070', min: 1, max: 65535, help: 'local UDP port of the SIP user agent' },
   { key: 'sipRingTimeoutSec', env: 'SIP_RING_TIMEOUT_SEC', kind: 'int', def: '25', min: 15, max: 300, help: 'SIP ring timeout (s): CANCEL and no_answer after it' },
   { key: 'maxCallDurationSec', env: 'MAX_CALL_DURATION_SEC', kind: 'int', def: '3600', min: 10, max: 86400, help: 'hang up calls longer than this (s)' },
-  { key: 'shutdownTimeoutMs', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'int', def: '30000', min: 0, max: 3_600_000, help: 'grace for in-flight calls on SIGTERM (ms)' }
+  { key: 'shutdownTimeoutMs', env: 'SHUTDOWN_TIMEOUT_MS', kind: 'int', def: '30000', min: 0, max: 3_600_000, help: 'grace for in-flight calls on SIGTERM (ms)' },
+  { key: 'webhookAllowPrivate', env: 'WEBHOOK_ALLOW_PRIVATE', kind: 'bool', def: 'false', help: 'allow event-webhook URLs on loopback/private addresses' },
+  { key: 'webhookTimeoutMs', env: 'WEBHOOK_TIMEOUT_MS', kind: 'int', def: '10000', min: 100, max: 120_000, help: 'timeout of one event-webhook delivery attempt (ms)' }
 ]
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']

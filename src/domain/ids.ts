@@ -13,6 +13,7 @@ export const ID_PREFIX = {
   call: 'call',
   webhook: 'wh',
   delivery: 'dlv',
+  event: 'evt',
   request: 'req'
 } as const
 

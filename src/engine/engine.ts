@@ -63,6 +63,8 @@ export interface EngineDeps {
   readonly workerId?: string
   /** Opens numbers' stored credentials into `numberConfig`; without it only plain (unencrypted) JSON is readable. */
   readonly credentials?: CredentialsBox
+  /** Background work that lives and stops with the engine: the event-webhook outbox sender. */
+  readonly outbox?: { start(): void, stop(): Promise<void>, wake(): void }
 }
 
 const WAKE_CHANNEL = 'truedy_wakeup'
@@ -94,6 +96,9 @@ export class Engine {
   private draining = false
   private timer: TimerHandle | null = null
   private beatTimer: TimerHandle | null = null
+  /** Heartbeats run from `start` until the very end of `stop`, draining included. */
+  private beating = false
+  private beatInFlight: Promise<unknown> | null = null
   private lastReap = 0
   private lastPurge = 0
   private lastBeat = 0
@@ -113,7 +118,9 @@ export class Engine {
     await heartbeat(this.deps.store.db, this.workerId, this.deps.clock.now())
     this.unlisten = await this.deps.store.listen(WAKE_CHANNEL, () => { this.wake() })
     this.running = true
+    this.beating = true
     this.beatLoop()
+    this.deps.outbox?.start()
     this.wake()
   }
 
@@ -125,10 +132,10 @@ export class Engine {
     if (!this.running) return
     this.beatTimer = this.deps.timers.setTimeout(() => {
       const now = this.deps.clock.now()
-      heartbeat(this.deps.store.db, this.workerId, now, this.draining).then(known => {
+      this.beatInFlight = heartbeat(this.deps.store.db, this.workerId, now, this.draining).then(known => {
         this.lastBeat = now
         if (!known) this.events.safeEmit('error', new Error(`worker ${this.workerId} had been declared dead by another worker; its calls were reconciled and it registered again`))
-      }, (e: unknown) => { this.events.safeEmit('error', coerceError(e)) }).finally(() => { this.beatLoop() })
+      }, (e: unknown) => { this.events.safeEmit('error', coerceError(e)) }).finally(() => { this.beatInFlight = null; this.beatLoop() })
     }, this.opts.heartbeatMs)
   }
 
@@ -140,13 +147,16 @@ export class Engine {
   /**
    * Stops claiming; lets calls in progress end up to `graceMs`; releases what this worker claimed
    * but never dialled; unregisters. Calls still live after the grace keep their lease and are
-   * reconciled by the next worker's reaper.
+   * reconciled by the next worker's reaper. The heartbeat (marked draining) goes on until the
+   * end: a drain longer than three heartbeats must not make the other workers declare this one
+   * dead and end its calls in progress `unknown`.
    */
   async stop (graceMs = 0): Promise<void> {
     this.draining = true
     this.running = false
     this.timer?.cancel()
     this.beatTimer?.cancel()
+    await heartbeat(this.deps.store.db, this.workerId, this.deps.clock.now(), true).catch((e: unknown) => { this.events.safeEmit('error', coerceError(e)) })
     await this.unlisten?.()
     await this.ticking?.catch(() => {})
     await Promise.allSettled([...this.dialsInFlight])
@@ -160,6 +170,11 @@ export class Engine {
       const ids = (await tx.selectFrom('calls').select('id').where('owner', '=', this.workerId).where('phase', '=', 'claimed').execute()).map(r => r.id)
       if (ids.length > 0) await releaseClaimedCalls(tx, { callIds: ids }, now)
     })
+    await this.deps.outbox?.stop()
+    // No heartbeat may run after the unregistration: it would register this worker again.
+    this.beating = false
+    this.beatTimer?.cancel()
+    await this.beatInFlight
     await unregisterWorker(this.deps.store.db, this.workerId)
   }
 
@@ -224,6 +239,7 @@ export class Engine {
     const all = [...r.claimed, ...single]
     if (all.length > 0) this.opts.failpoint?.('after_claim')
     await this.dispatch(all, now)
+    if (all.length > 0 || r.changes.length > 0) this.deps.outbox?.wake()
     if (ids.length === 50) this.tickAgain = true
     this.events.safeEmit('scheduler:tick', { now, claimed: all.length })
     return { claimed: all.length }
@@ -335,6 +351,7 @@ export class Engine {
       for (const x of fx.ended) this.events.safeEmit('call:ended', x)
       this.emitChanges(fx.changes)
       if (fx.wake.size > 0) this.wake()
+      if (fx.ended.length > 0 || fx.changes.length > 0) this.deps.outbox?.wake()
     }
   }
 

@@ -186,6 +186,46 @@ export interface BatchRecipientsTable {
   first_number_id: string | null
   skip_reason: string | null
   updated_at: number
+  /** Resolved timezone key: '' = the batch's zone; zones joined by '&' when the number's area spans several. */
+  zone: Generated<string>
+}
+
+/** The distinct zone keys of a batch's recipients. */
+export interface BatchZonesTable { batch_id: string, zone: string }
+
+export interface WebhooksTable {
+  id: string
+  org_id: string
+  url: string
+  /** JSON array of subscribed event names. */
+  events: string
+  /** Signing secret, sealed with CREDENTIALS_KEY when one is configured. */
+  secret: string
+  description: string | null
+  created_at: number
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed'
+
+export interface WebhookDeliveriesTable {
+  seq: Generated<number>
+  id: string
+  webhook_id: string
+  org_id: string
+  event_id: string
+  event: string
+  order_key: string
+  /** The exact JSON body sent. */
+  payload: string
+  status: DeliveryStatus
+  attempts: Generated<number>
+  next_attempt_at: number
+  lease_until: number | null
+  last_status_code: number | null
+  last_error: string | null
+  last_attempt_at: number | null
+  delivered_at: number | null
+  created_at: number
 }
 
 /** Internal life of one attempt; the public `status` is derived from it. */
@@ -250,6 +290,9 @@ export interface Database {
   batch_daily: BatchDailyTable
   engine_workers: EngineWorkersTable
   provider_events: ProviderEventsTable
+  batch_zones: BatchZonesTable
+  webhooks: WebhooksTable
+  webhook_deliveries: WebhookDeliveriesTable
 }
 
 export type AgentRow = Selectable<AgentsTable>
@@ -262,3 +305,5 @@ export type BatchUpdate = Updateable<BatchCallsTable>
 export type RecipientRow = Selectable<BatchRecipientsTable>
 export type NewRecipient = Insertable<BatchRecipientsTable>
 export type CallRow = Selectable<CallsTable>
+export type WebhookRow = Selectable<WebhooksTable>
+export type DeliveryRow = Selectable<WebhookDeliveriesTable>

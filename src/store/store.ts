@@ -11,6 +11,11 @@ export interface BackendProfile {
   readonly skipLocked: boolean
   /** More than one process may run the engine on this store. */
   readonly multipleWriters: boolean
+  /**
+   * Transaction-scoped advisory locks (`pg_advisory_xact_lock`) exist. Writers that need their rows'
+   * sequence numbers in commit order take one; a store with one writer at a time needs none.
+   */
+  readonly advisoryLocks: boolean
 }
 
 declare const txBrand: unique symbol

@@ -24,9 +24,9 @@ export interface EngineHarness {
  * An API and an engine over one fresh store, on one fake clock that also drives the simulator's
  * timers: no sleeps, whole days of calling in milliseconds.
  */
-export async function startEngineHarness (backend: Backend, opts: { start?: string, sim?: Partial<SimulatorOptions>, engine?: Partial<EngineOptions> } = {}): Promise<EngineHarness> {
+export async function startEngineHarness (backend: Backend, opts: { start?: string, sim?: Partial<SimulatorOptions>, engine?: Partial<EngineOptions>, env?: Record<string, string> } = {}): Promise<EngineHarness> {
   const clock = new FakeTimers(Date.parse(opts.start ?? '2026-03-02T12:00:00Z'))
-  const t = await startApp(backend, {}, clock)
+  const t = await startApp(backend, opts.env ?? {}, clock)
   const sim = new SimulatorProvider({ seed: 7, outcomes: 'answered:0.6,voicemail:0.15,no_answer:0.15,busy:0.05,failed:0.05', pricePerMinuteUsd: 0.09, speed: 1, trackDials: true, ...opts.sim }, clock, clock)
   const engine = new Engine({ store: t.ts.store, clock, timers: clock, providerFor: type => type === 'simulator' ? sim : undefined, options: { random: seeded(42), ...opts.engine } })
   engine.attach([sim])

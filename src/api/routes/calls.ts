@@ -1,39 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { publicCallStatus } from '../../domain/attempts.js'
+import { callView } from '../../domain/callView.js'
 import { newId, normalizeId } from '../../domain/ids.js'
-import { isoMicros, isoOrNull, microsToUsd } from '../../domain/time.js'
 import { errors } from '../../errors.js'
 import { bulkDeleteCalls, getCall, insertCall, listCalls, type PublicCallStatus } from '../../store/ops/calls.js'
-import type { CallRow } from '../../store/schema.js'
 import { envelope, ERROR_RESPONSES, listEnvelope, ok, paged, PageQuery } from '../envelope.js'
 import { Call, CallCreate } from '../schemas/calls.js'
 import { BulkDeleteBody, BulkDeleteResult, bulkDeleteAnswer, IdParams } from '../schemas/common.js'
-
-export function presentCall (c: CallRow) {
-  return {
-    id: c.id,
-    status: publicCallStatus(c.phase, c.outcome),
-    direction: c.direction,
-    agent_id: c.agent_id,
-    from: c.from_number,
-    to: c.to_number,
-    duration_seconds: c.duration_seconds,
-    cost_usd: c.cost_micros === null ? null : microsToUsd(c.cost_micros),
-    outcome: c.outcome,
-    end_reason: c.end_reason,
-    recording_url: c.recording_url,
-    transcript_url: c.transcript_url,
-    summary: c.summary,
-    metadata: { campaign_id: c.batch_id, contact_id: c.contact_id, recipient_id: c.recipient_id },
-    attempt: c.attempt,
-    started_at: isoOrNull(c.started_at),
-    answered_at: isoOrNull(c.answered_at),
-    ended_at: isoOrNull(c.ended_at),
-    created_at: isoMicros(c.created_at),
-    updated_at: isoMicros(c.updated_at)
-  }
-}
 
 const tags = ['Calls']
 const CallRef = Type.Ref(Call)
@@ -72,7 +45,7 @@ export const callRoutes: FastifyPluginAsyncTypebox = async app => {
     })
     engine.wake()
     const row = await getCall(store.db, orgId, id)
-    return await reply.code(201).send(ok(req, presentCall(row!)))
+    return await reply.code(201).send(ok(req, callView(row!)))
   })
 
   app.get('/calls', {
@@ -102,7 +75,7 @@ export const callRoutes: FastifyPluginAsyncTypebox = async app => {
       limit: q.limit,
       offset: q.offset
     })
-    return paged(req, rows.map(presentCall), total, q)
+    return paged(req, rows.map(callView), total, q)
   })
 
   app.get('/calls/:id', {
@@ -110,7 +83,7 @@ export const callRoutes: FastifyPluginAsyncTypebox = async app => {
   }, async req => {
     const c = await getCall(store.db, req.auth!.orgId, normalizeId('call', req.params.id))
     if (!c) throw errors.notFound('call', req.params.id)
-    return ok(req, presentCall(c))
+    return ok(req, callView(c))
   })
 
   app.post('/calls/bulk-delete', {

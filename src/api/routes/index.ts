@@ -7,6 +7,7 @@ import { numberRoutes } from './numbers.js'
 import { batchRoutes } from './batches/index.js'
 import { callRoutes } from './calls.js'
 import { suppressionRoutes } from './suppression.js'
+import { webhookRoutes } from './webhooks.js'
 import { docsRoutes } from './docs.js'
 import { healthRoutes } from './health.js'
 import { twilioCallbackRoutes } from './callbacks/twilio.js'
@@ -23,5 +24,6 @@ export const routes: FastifyPluginAsync = async app => {
     await v1.register(batchRoutes)
     await v1.register(callRoutes)
     await v1.register(suppressionRoutes)
+    await v1.register(webhookRoutes)
   }, { prefix: '/api/public/v1' })
 }

@@ -5,7 +5,7 @@ import type { BackendProfile, Store, Tx } from '../store.js'
 import { migrateToLatest } from '../migrate.js'
 import { withRetry } from '../retry.js'
 
-export const postgresProfile: BackendProfile = { name: 'postgres', skipLocked: true, multipleWriters: true }
+export const postgresProfile: BackendProfile = { name: 'postgres', skipLocked: true, multipleWriters: true, advisoryLocks: true }
 
 // int8 (epoch milliseconds, micro-dollars, count(*)) as JS numbers: every value we store is < 2^53.
 pg.types.setTypeParser(20, (v: string) => Number(v))

@@ -8,7 +8,7 @@ import type { BackendProfile, Store, Tx } from '../store.js'
 import { migrateToLatest } from '../migrate.js'
 import { withRetry } from '../retry.js'
 
-export const sqliteProfile: BackendProfile = { name: 'sqlite', skipLocked: false, multipleWriters: false }
+export const sqliteProfile: BackendProfile = { name: 'sqlite', skipLocked: false, multipleWriters: false, advisoryLocks: false }
 
 export interface SqliteOptions {
   /** File path, or `:memory:`. */

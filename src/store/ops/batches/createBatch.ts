@@ -5,6 +5,7 @@ import type { BatchCallsTable, BatchRow } from '../../schema.js'
 import type { Store, Tx } from '../../store.js'
 import { insertRecipients, type RecipientInput } from './insertRecipients.js'
 import { resolveCallerIds } from './resolveCallerIds.js'
+import { recordStatusChanges } from '../webhooks/events.js'
 
 /** A validated create request with defaults applied; ids are in stored form. */
 export interface NewBatch {
@@ -101,6 +102,7 @@ export async function createBatch (store: Store, b: NewBatch, now: number): Prom
     const inline = await insertRecipients(tx, ref, [...b.contacts, ...byIds.found], 0, now)
     let total = inline.added
     if (b.contactFolderId) total += await copyFolder(tx, ref, b.contactFolderId, b.contacts.length + byIds.found.length, now)
+    if (status !== 'draft') await recordStatusChanges(tx, store.profile, [{ batchId: id, orgId: b.orgId, from: 'draft', to: status, reason: 'auto_start' }], now)
     return await tx.updateTable('batch_calls').set({ total_contacts: total, pending_contacts: total })
       .where('id', '=', id).returningAll().executeTakeFirstOrThrow()
   })

@@ -5,6 +5,7 @@ import type { RecipientStatus } from '../../schema.js'
 import type { Store, Tx } from '../../store.js'
 import { completeIfDone } from './completeIfDone.js'
 import type { StatusChange } from './claimBatch.js'
+import { recordCallEvents, recordStatusChanges } from '../webhooks/events.js'
 
 /** A provider event, normalised (see telephony/provider.ts `CallEvent`). */
 export type AppliedEvent =
@@ -224,6 +225,8 @@ export async function applyCallEvents (store: Store, events: readonly AppliedEve
     const acc = new Effects()
     await applyGroup(tx, events, now, fx, acc)
     await acc.write(tx, now, fx)
+    await recordCallEvents(tx, store.profile, fx.ended.map(e => ({ id: e.callId, org_id: e.orgId })), 'ended', now)
+    await recordStatusChanges(tx, store.profile, fx.changes, now)
     beforeCommit?.()
     return fx
   })

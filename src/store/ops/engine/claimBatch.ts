@@ -8,6 +8,7 @@ import type { BackendProfile, Store, Tx } from '../../store.js'
 import { orgHasSuppressions } from '../suppression.js'
 import { batchWindow } from './batchWindow.js'
 import { completeIfDone } from './completeIfDone.js'
+import { recordStatusChanges } from '../webhooks/events.js'
 
 /** A call this worker claimed and may dial once it passed the dispatch gate. */
 export interface ClaimedCall {
@@ -85,6 +86,7 @@ export async function claimBatches (store: Store, batchIds: readonly string[], c
       out.changes.push(...r.changes)
     }
     await writeNumberDeltas(tx, numberDeltas)
+    await recordStatusChanges(tx, store.profile, out.changes, ctx.now)
     return out
   })
 }

@@ -1,4 +1,5 @@
 import type { Store } from '../../store.js'
+import { recordCallEvents } from '../webhooks/events.js'
 
 /**
  * The dispatch gate (notes §6.2 step 2): `claimed → dialing` for calls this worker still owns, and
@@ -15,7 +16,8 @@ export async function gateCalls (store: Store, ids: readonly string[], workerId:
         eb('batch_id', 'is', null),
         eb.exists(eb.selectFrom('batch_calls').select('batch_calls.id').whereRef('batch_calls.id', '=', 'calls.batch_id').where('batch_calls.status', '=', 'active'))
       ]))
-      .returning('id').execute()
+      .returning(['id', 'org_id']).execute()
+    await recordCallEvents(tx, store.profile, rows, 'started', now)
     return rows.map(r => r.id)
   })
 }

@@ -5,6 +5,7 @@ import type { Store } from '../../store.js'
 import { lockBatch } from '../batches/lockBatch.js'
 import type { StatusChange } from './claimBatch.js'
 import { releaseClaimedCalls } from './releaseCalls.js'
+import { recordStatusChanges } from '../webhooks/events.js'
 
 export type BatchAction = 'schedule' | 'pause' | 'resume' | 'cancel'
 
@@ -64,6 +65,7 @@ export async function runBatchAction (store: Store, orgId: string, batchId: stri
     }
     await tx.updateTable('batch_calls').set({ ...patch, status: to }).where('id', '=', batchId).execute()
     const changes: StatusChange[] = [{ batchId, orgId, from: b.status, to, reason: null }]
+    await recordStatusChanges(tx, store.profile, changes, now)
     return changes
   })
 }

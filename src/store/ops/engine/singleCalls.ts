@@ -2,6 +2,7 @@ import type { Store } from '../../store.js'
 import { QUEUED } from '../literals.js'
 import { withSuppression } from '../suppression.js'
 import type { ClaimedCall } from './claimBatch.js'
+import { recordCallEvents } from '../webhooks/events.js'
 
 /**
  * Claims queued single calls (`POST /calls`) for this worker: `queued → claimed` with a lease, and
@@ -28,10 +29,12 @@ export async function claimQueuedCalls (store: Store, workerId: string, now: num
       ? new Set<string>()
       : new Set((await withSuppression(tx).selectFrom('suppressed_numbers').select(['org_id', 'phone_number'])
         .where('org_id', 'in', [...new Set(rows.map(r => r.org_id))]).where('phone_number', 'in', [...new Set(rows.map(r => r.to_number))]).execute()).map(s => `${s.org_id}|${s.phone_number}`))
+    const ended: Array<{ id: string, org_id: string }> = []
     for (const r of rows) {
       if (suppressed.has(`${r.org_id}|${r.to_number}`)) {
         await tx.updateTable('calls').set({ phase: 'ended', outcome: 'cancelled', end_reason: 'suppressed', ended_at: now, updated_at: now })
           .where('id', '=', r.id).where('phase', '=', QUEUED).execute()
+        ended.push(r)
         continue
       }
       if (r.number_id) {
@@ -58,6 +61,7 @@ export async function claimQueuedCalls (store: Store, workerId: string, now: num
         agentId: r.agent_id, variables: JSON.parse(r.variables) as Record<string, string>
       })
     }
+    await recordCallEvents(tx, store.profile, ended, 'ended', now)
     return out
   })
 }
