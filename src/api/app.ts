@@ -21,6 +21,7 @@ import { routes } from './routes/index.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { registerRequestContext } from './requestContext.js'
 import { createMetrics, type Metrics } from '../metrics/metrics.js'
+import { dashboardRoutes } from './routes/dashboard.js'
 
 /** What the engine offers the API: a nudge after a change that may make work due. */
 export interface EngineHandle {
@@ -160,5 +161,6 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
 
   await app.register(routes, { prefix: '' })
   await app.register(metricsRoutes(metrics))
+  await app.register(dashboardRoutes)
   return app
 }
