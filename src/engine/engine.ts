@@ -129,7 +129,7 @@ export class Engine {
    * not make this worker look dead to the others (they would reconcile its live calls as unknown).
    */
   private beatLoop (): void {
-    if (!this.running) return
+    if (!this.beating) return
     this.beatTimer = this.deps.timers.setTimeout(() => {
       const now = this.deps.clock.now()
       this.beatInFlight = heartbeat(this.deps.store.db, this.workerId, now, this.draining).then(known => {
@@ -155,7 +155,6 @@ export class Engine {
     this.draining = true
     this.running = false
     this.timer?.cancel()
-    this.beatTimer?.cancel()
     await heartbeat(this.deps.store.db, this.workerId, this.deps.clock.now(), true).catch((e: unknown) => { this.events.safeEmit('error', coerceError(e)) })
     await this.unlisten?.()
     await this.ticking?.catch(() => {})
