@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { startApp, type TestApp } from '../helpers/app.js'
@@ -114,12 +114,11 @@ describe('dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
     return page
   }
 
-  /** A screenshot into test-artifacts/dashboard/: the whole page at 1280 px, the first screen at 390 px. */
+  /** A screenshot into test-artifacts/dashboard/: the whole page at 1280 px, the first screen at 390 px (README copies: the first screen). */
   const shot = async (page: Page, name: string): Promise<void> => {
     await page.screenshot({ path: join(ARTIFACTS, name), fullPage: (page.viewportSize()?.width ?? 0) > 800 })
     if (process.env.UPDATE_SCREENSHOTS && README_SHOTS[name]) {
-      mkdirSync(join(REPO_ROOT, 'docs', 'screenshots'), { recursive: true })
-      copyFileSync(join(ARTIFACTS, name), join(REPO_ROOT, 'docs', 'screenshots', README_SHOTS[name]))
+      await page.screenshot({ path: join(REPO_ROOT, 'docs', 'screenshots', README_SHOTS[name]) })
     }
   }
 
@@ -132,8 +131,10 @@ describe('dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
     await dialog.waitFor({ state: 'detached' })
   }
 
-  test('sign in, a bad window refused next to its field, a CSV campaign started, paused, resumed and run to 100 %', async () => {
+  test('sign in, a bad window refused next to its field, a CSV campaign started, paused, resumed and run to 100 %', async t => {
     const page = await openPage(1280)
+    const apiRequests: number[] = []
+    page.on('request', r => { if (r.url().includes('/api/public/v1/')) apiRequests.push(Date.now()) })
     await page.goto(url())
 
     // Sign in: a wrong key is refused, the printed one is kept for the tab.
@@ -192,10 +193,15 @@ describe('dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
     await page.getByRole('button', { name: 'Run preflight' }).click()
     await page.getByTestId('preflight-report').or(page.getByText('Preflight unavailable')).first().waitFor()
 
-    // Resume and watch the bar fill.
+    // Resume and watch the bar fill, within the key's default rate limit (100 requests a minute).
+    const resumedAt = Date.now()
     await confirmAction(page, 'Resume')
     await progress.filter({ hasText: `${RECIPIENTS} / ${RECIPIENTS} · 100 %` }).waitFor({ timeout: 90_000 })
     await status.filter({ hasText: 'completed' }).waitFor()
+    const running = apiRequests.filter(at => at >= resumedAt)
+    const perMinute = (running.length * 60_000) / Math.max(1, Date.now() - resumedAt)
+    t.diagnostic(`campaign page while running: ${running.length} API requests in ${Date.now() - resumedAt} ms (${perMinute.toFixed(0)} a minute)`)
+    assert.ok(perMinute < 100, `the campaign page stays under the default rate limit: ${perMinute.toFixed(0)} requests a minute`)
     assert.equal(await progress.locator('progress').getAttribute('value'), String(RECIPIENTS))
     const done = (await api('GET', `/batch-calls/${batchId}`)).body.data
     assert.equal(done.status, 'completed')

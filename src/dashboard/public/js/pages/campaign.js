@@ -10,6 +10,9 @@ import { doneOf, TERMINAL, windowText } from './campaigns.js'
 const RECIPIENT_STATUSES = ['pending', 'dialing', 'retry_wait', 'completed', 'voicemail', 'no_answer', 'failed', 'skipped', 'cancelled']
 const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']
 const PAGE = 25
+/** The fields the "Schedule and limits" section shows (it is redrawn when one changes). */
+const CONFIG_FIELDS = ['timezone', 'start_time', 'end_time', 'working_days', 'schedule_type', 'scheduled_at', 'max_concurrent_calls', 'max_calls_per_day',
+  'retry_failed', 'max_retry_attempts', 'retry_delay_minutes', 'retry_on', 'phone_number_ids', 'phone_rotation_strategy', 'max_cost_usd']
 /** Calls read for the per-hour chart: the latest ones, at most this many. */
 const CHART_CALLS = 500
 
@@ -43,7 +46,7 @@ function windowSummary (b) {
 }
 
 export function renderCampaign (root, [id]) {
-  const state = { batch: null, recipientsOffset: 0, lastDetail: 0, lastChart: 0, key: '' }
+  const state = { batch: null, recipientsOffset: 0, lastDetail: 0, lastChart: 0, key: '', configKey: '', lastConfig: 0 }
   const title = h('h1', null, 'Campaign')
   const statusEl = h('span', { 'aria-live': 'polite', 'data-testid': 'campaign-status' })
   const reason = h('p', { class: 'muted', hidden: true })
@@ -85,6 +88,7 @@ export function renderCampaign (root, [id]) {
     try {
       const r = await post(`/batch-calls/${id}/${a.action}`)
       show(r.data)
+      state.lastDetail = 0
       toast(`Campaign ${r.data.status}.`)
     } catch (e) {
       showError(err, e)
@@ -193,35 +197,40 @@ export function renderCampaign (root, [id]) {
   }
 
   /**
-   * Every 2 s the batch; the recipients page and calls in progress when its counters moved (or
-   * every 10 s), the chart at most every 15 s. Stops after the refresh that sees a final status.
+   * The batch every 3 s; the recipients page and calls in progress when its status changed, when its
+   * counters moved (at most every 8 s) or every 30 s; the chart at most every 30 s. About 50
+   * requests a minute while a campaign runs, half the default per-key limit. Stops after the
+   * refresh that sees a final status.
    */
   async function tick () {
     const b = (await get(`/batch-calls/${id}`)).data
-    const key = [b.status, b.updated_at, b.completed_contacts, b.skipped_contacts, b.in_progress_calls, b.called].join('|')
+    const key = [b.completed_contacts, b.skipped_contacts, b.in_progress_calls, b.called].join('|')
+    const first = state.batch === null
+    const statusChanged = !first && state.batch.status !== b.status
     const changed = key !== state.key
-    const first = state.key === ''
     state.key = key
     show(b)
     err.hidden = true
     const now = Date.now()
     const terminal = TERMINAL.has(b.status)
-    if (first || changed || now - state.lastDetail > 10_000) {
+    const since = now - state.lastDetail
+    if (first || statusChanged || (changed && since >= 8000) || since >= 30_000) {
       state.lastDetail = now
       await Promise.all([loadRecipients(), loadLive(b)])
     }
-    if (first || terminal || (changed && now - state.lastChart > 15_000)) {
+    if (first || terminal || (changed && now - state.lastChart >= 30_000)) {
       state.lastChart = now
       await loadChart(b)
     }
-    if (first || b.status !== state.configStatus || b.updated_at !== state.configAt) {
-      state.configStatus = b.status
-      state.configAt = b.updated_at
+    const configKey = JSON.stringify(CONFIG_FIELDS.map(f => b[f]))
+    if (first || statusChanged || configKey !== state.configKey || now - state.lastConfig >= 60_000) {
+      state.configKey = configKey
+      state.lastConfig = now
       await renderConfig(b)
     }
     return !terminal
   }
 
   filter.addEventListener('change', () => { state.recipientsOffset = 0; void loadRecipients().catch(e => showError(err, e)) })
-  return poll(tick, 2000, e => showError(err, e))
+  return poll(tick, 3000, e => showError(err, e))
 }

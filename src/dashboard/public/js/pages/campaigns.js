@@ -36,12 +36,17 @@ export function renderCampaigns (root) {
     h('div', { class: 'filters' }, h('label', { for: status.id }, 'Status'), status),
     err, list)
 
-  /** The next window of each live batch, asked once per batch version (its updated_at). */
+  /**
+   * The next window of each live batch: asked again when its status changes or after a minute (the
+   * list refreshes every 5 s; asking every time would spend the key's rate limit on windows).
+   */
   async function nextWindow (b) {
     if (TERMINAL.has(b.status)) return null
-    const k = `${b.id}@${b.updated_at}`
-    if (!windows.has(k)) windows.set(k, get(`/batch-calls/${b.id}/calling-windows`, { count: 1 }).then(r => r.data[0] ?? null, () => undefined))
-    return await windows.get(k)
+    const cached = windows.get(b.id)
+    if (!cached || cached.status !== b.status || Date.now() - cached.at > 60_000) {
+      windows.set(b.id, { status: b.status, at: Date.now(), answer: get(`/batch-calls/${b.id}/calling-windows`, { count: 1 }).then(r => r.data[0] ?? null, () => undefined) })
+    }
+    return await windows.get(b.id).answer
   }
 
   async function load () {
