@@ -56,17 +56,10 @@ export function createMetrics (opts: MetricsOptions = {}): Metrics {
     registry.register(new Gauge('truedy_store_up', '1 when the database answered this scrape', async () => {
       try { await store.ping(); return 1 } catch { return 0 }
     }))
-    // One snapshot per scrape, shared by the gauges below: reused for a second, so a scrape reads
-    // the database once and a flood of scrapes cannot load it.
-    let cached: { at: number, snap: Promise<OperationsSnapshot> } | null = null
-    const snap = async (): Promise<OperationsSnapshot> => {
-      if (!cached || Date.now() - cached.at > 1000) {
-        const p = operationsSnapshot(store.db)
-        cached = { at: Date.now(), snap: p }
-        p.catch(() => { if (cached?.snap === p) cached = null })
-      }
-      return await cached.snap
-    }
+    // One snapshot per scrape, read by the first of the gauges below and shared by the others.
+    let cached: Promise<OperationsSnapshot> | null = null
+    registry.onScrape(() => { cached = null })
+    const snap = async (): Promise<OperationsSnapshot> => await (cached ??= operationsSnapshot(store.db))
     const gauge = (name: string, help: string, read: (s: OperationsSnapshot) => GaugeReading): void => {
       registry.register(new Gauge(name, help, async () => read(await snap())))
     }

@@ -98,7 +98,9 @@ export class Histogram implements Metric {
 
   async samples (): Promise<string[]> {
     const out: string[] = []
-    for (const s of this.series.values()) {
+    // Before the first observation an unlabelled series of zeros says the histogram exists.
+    const series = this.series.size > 0 ? [...this.series.values()] : [{ labels: undefined, counts: this.buckets.map(() => 0), sum: 0, count: 0 }]
+    for (const s of series) {
       this.buckets.forEach((b, i) => { out.push(`${this.name}_bucket${labelText(s.labels, ['le', num(b)])} ${s.counts[i]}`) })
       out.push(`${this.name}_bucket${labelText(s.labels, ['le', '+Inf'])} ${s.count}`)
       out.push(`${this.name}_sum${labelText(s.labels)} ${num(s.sum)}`)
@@ -111,6 +113,10 @@ export class Histogram implements Metric {
 /** The metrics of one process, rendered together by `GET /metrics`. */
 export class Registry {
   private readonly metrics: Metric[] = []
+  private readonly scrapeHooks: Array<() => void> = []
+
+  /** `fn` runs at the start of every render (e.g. to drop a snapshot shared by scrape-time gauges). */
+  onScrape (fn: () => void): void { this.scrapeHooks.push(fn) }
 
   register<M extends Metric> (m: M): M {
     this.metrics.push(m)
@@ -123,6 +129,7 @@ export class Registry {
    */
   async render (onError?: (name: string, e: unknown) => void): Promise<string> {
     const parts: string[] = []
+    for (const fn of this.scrapeHooks) fn()
     for (const m of this.metrics) {
       let lines: string[]
       try { lines = await m.samples() } catch (e) { onError?.(m.name, e); continue }
