@@ -22,7 +22,7 @@ import type { Store } from '../../src/store/store.js'
 const RECIPIENTS = 30
 const CONCURRENCY = 5
 const LIVE = ['claimed', 'dialing', 'ringing', 'in_progress']
-const IN_PROGRESS = ['dialing', 'ringing', 'in_progress']
+const IN_PROGRESS = ['dialing', 'ringing', 'in_progress'] as const
 /**
  * Calls last 0.2–5.4 s (simulated 10–270 s at speed 50), so a SIGTERM finds some in progress and
  * the drain lasts longer than three heartbeats (3 × 100 ms: then a worker counts as dead) and
