@@ -13,9 +13,9 @@ import { ApiError, ValidationError, errors, type ValidationIssue } from '../erro
 import type { RateLimiter } from '../ratelimit/rateLimiter.js'
 import type { Store } from '../store/store.js'
 import { registerAuth } from './auth.js'
-import { meta, SHARED_SCHEMAS } from './envelope.js'
+import { frameworkError, meta, SHARED_SCHEMAS } from './envelope.js'
 import { registerIdempotency } from './idempotency.js'
-import { ajvToIssues, reportedPaths, type Rules } from './validation.js'
+import { ajvToIssues, MAX_JSON_DEPTH, nestedDeeperThan, nulIssues, reportedPaths, type Rules } from './validation.js'
 import { COMPONENT_SCHEMAS } from './schemas/components.js'
 import { routes } from './routes/index.js'
 import { metricsRoutes } from './routes/metrics.js'
@@ -72,7 +72,8 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
     genReqId: () => `req_${randomUUID()}`,
     return503OnClosing: true,
     forceCloseConnections: true,
-    routerOptions: { ignoreTrailingSlash: true }
+    routerOptions: { ignoreTrailingSlash: true },
+    frameworkErrors: frameworkError
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('deps', deps)
@@ -89,13 +90,18 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body)
     if (text.trim() === '') { done(null, undefined); return }
+    if (nestedDeeperThan(text, MAX_JSON_DEPTH)) { done(errors.badRequest(`JSON body nested deeper than ${MAX_JSON_DEPTH} levels`), undefined); return }
     try {
       done(null, sjson.parse(text, { protoAction: 'remove', constructorAction: 'remove' }))
     } catch {
       done(errors.badRequest('Malformed JSON body'), undefined)
     }
   })
-  app.addContentTypeParser('text/csv', (_req, payload, done) => { done(null, payload) })
+  // Only the CSV uploads read a text/csv body (a stream); elsewhere it would reach a JSON handler.
+  app.addContentTypeParser('text/csv', (req, payload, done) => {
+    if ((req.routeOptions.schema?.consumes ?? []).includes('text/csv')) done(null, payload)
+    else done(errors.badRequest('Unsupported content type text/csv'), undefined)
+  })
   await app.register(multipart, { limits: { fileSize: deps.config.csvMaxBytes, files: 1, fields: 20 } })
 
   app.addHook('onRequest', async (req, reply) => { reply.header('x-request-id', req.id) })
@@ -125,12 +131,15 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
   app.addHook('preHandler', async req => {
     const rules = req.routeOptions.config.rules
     const ve = req.validationError as (FastifyError & { validation?: unknown[], validationContext?: string }) | undefined
-    if (!ve && !rules) return
+    const nul = nulIssues(req)
+    if (!ve && !rules && nul.length === 0) return
     const issues: ValidationIssue[] = ve ? ajvToIssues(ve.validationContext ?? 'body', (ve.validation ?? []) as never) : []
     if (rules) {
       const seen = reportedPaths(issues)
       for (const i of await rules(req)) if (!seen.has(i.loc.join('.'))) issues.push(i)
     }
+    const seen = reportedPaths(issues)
+    for (const i of nul) if (!seen.has(i.loc.join('.'))) issues.push(i)
     if (issues.length > 0) throw new ValidationError(issues)
   })
 

@@ -1,5 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { nowIsoMicros } from '../domain/time.js'
 
 export const Meta = Type.Object({
@@ -76,17 +76,35 @@ export function ok<T> (req: FastifyRequest, data: T): { data: T, meta: { request
 
 export interface Page { limit: number, offset: number, page?: number }
 
+/**
+ * A list answer. `p.page` counts only when it is a number: routes pass their parsed query, and on a
+ * route whose schema has no `page` an unknown `?page=x` stays the raw string.
+ */
 export function paged<T> (req: FastifyRequest, data: T[], total: number, p: Page) {
   const pagination: { total: number, limit: number, offset: number, has_more: boolean, page?: number, pages?: number } =
     { total, limit: p.limit, offset: p.offset, has_more: p.offset + data.length < total }
-  if (p.page !== undefined) {
+  if (typeof p.page === 'number') {
     pagination.page = p.page
     pagination.pages = Math.max(1, Math.ceil(total / p.limit))
   }
   return { data, meta: meta(req), pagination }
 }
 
+/** Largest `offset` (and `page × limit`): an exact integer that every store binds as a 64-bit OFFSET. */
+export const MAX_OFFSET = Number.MAX_SAFE_INTEGER
+
 export const PageQuery = {
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
-  offset: Type.Integer({ minimum: 0, default: 0 })
+  offset: Type.Integer({ minimum: 0, maximum: MAX_OFFSET, default: 0 })
+}
+
+/**
+ * Fastify's `frameworkErrors`: a URL the router refuses before any route or hook runs (a bad
+ * percent-encoding, a path segment longer than the router's limit) still answers in the error
+ * envelope, as 400 `bad_request`, with its request id.
+ */
+export function frameworkError (err: Error & { code?: string }, req: FastifyRequest, reply: FastifyReply): void {
+  const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is too long' : 'Malformed URL'
+  void reply.code(400).header('x-request-id', req.id).type('application/json; charset=utf-8')
+    .send(JSON.stringify({ error: { code: 'bad_request', message }, meta: meta(req) }))
 }

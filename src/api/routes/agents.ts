@@ -91,7 +91,8 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async app => {
     schema: { tags, summary: 'Update agent', params: IdParams, body: AgentPatch, response: { 200: envelope(AgentRef), ...ERROR_RESPONSES } }
   }, async req => {
     const id = normalizeId('agent', req.params.id)
-    const { recording_enabled: rec, ...rest } = req.body ?? {}
+    // Only the documented fields: unknown ones are ignored (API.md §1), never written as columns (org_id, id, …).
+    const { recording_enabled: rec, ...rest } = Object.fromEntries(Object.entries(req.body ?? {}).filter(([k]) => Object.hasOwn(AgentPatch.properties, k))) as typeof req.body
     const agent = await updateAgent(store.db, req.auth!.orgId, id, {
       ...rest,
       ...(rec === undefined ? {} : { recording_enabled: rec ? 1 : 0 }),

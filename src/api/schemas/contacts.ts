@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox'
+import { MAX_OFFSET } from '../envelope.js'
 import { NullableTimestamp, Timestamp } from './common.js'
 
 const Name = Type.Union([Type.String({ maxLength: 100 }), Type.Null()])
@@ -43,7 +44,7 @@ export const ContactPatch = Type.Partial(Type.Object(contactFields))
 export const ContactListQuery = Type.Object({
   folder_id: Type.Optional(Type.String({ maxLength: 100 })),
   search: Type.Optional(Type.String({ maxLength: 255, description: 'Case-insensitive substring of first name, last name, full name, phone number or email' })),
-  page: Type.Optional(Type.Integer({ minimum: 1, description: '1-based page of `limit` contacts; replaces `offset` and adds `page`/`pages` to the pagination' }))
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: Math.floor(MAX_OFFSET / 100), description: '1-based page of `limit` contacts; replaces `offset` and adds `page`/`pages` to the pagination' }))
 })
 
 export const Contact = Type.Object({
