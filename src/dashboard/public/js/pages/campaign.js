@@ -203,7 +203,14 @@ export function renderCampaign (root, [id]) {
    * refresh that sees a final status.
    */
   async function tick () {
-    const b = (await get(`/batch-calls/${id}`)).data
+    let b
+    try {
+      b = (await get(`/batch-calls/${id}`)).data
+    } catch (e) {
+      if (!(e instanceof ApiError && e.status === 404)) throw e
+      replace(root, h('h1', null, 'Campaign not found'), h('p', null, `No campaign ${id} in this organization. `, h('a', { href: '#/campaigns' }, 'Back to the campaigns')))
+      return false
+    }
     const key = [b.completed_contacts, b.skipped_contacts, b.in_progress_calls, b.called].join('|')
     const first = state.batch === null
     const statusChanged = !first && state.batch.status !== b.status

@@ -7,6 +7,8 @@ import { choice, clearFieldErrors, field, fieldset, fmtNum, h, replace, showErro
 import { windowText } from './campaigns.js'
 
 const DAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']
+/** The retryable outcomes, with the API's default set checked. */
+const RETRY_ON = [['no_answer', 'no answer', true], ['busy', 'busy', true], ['failed', 'failed', true], ['voicemail', 'voicemail', false], ['unknown', 'unknown', false]]
 /** Request aliases and fields the form shows under another control. */
 const ALIAS = { concurrency: 'max_concurrent_calls', retry_attempts: 'max_retry_attempts', contacts: 'file', contact_ids: 'file', phone_number_ids: 'phone_number_ids' }
 
@@ -64,8 +66,9 @@ export function renderNewCampaign (root) {
       field('Calls per day', input('max_calls_per_day', { type: 'number', min: 1, inputmode: 'numeric' }), 'Empty: no cap'),
       field('Number rotation', select('phone_rotation_strategy', [['random', 'random'], ['round_robin', 'round robin'], ['sequential', 'sequential']], 'random')),
       field('Cost cap (USD)', input('max_cost_usd', { type: 'number', min: 0, step: '0.01', inputmode: 'decimal' }), 'Pauses the campaign when reached'),
-      field('Retries after the first attempt', input('max_retry_attempts', { type: 'number', min: 0, max: 3, value: 0, inputmode: 'numeric' }), '0–3; no answer, busy and failed are retried'),
+      field('Retries after the first attempt', input('max_retry_attempts', { type: 'number', min: 0, max: 3, value: 0, inputmode: 'numeric' }), '0–3; 0 turns retries off'),
       field('Minutes between attempts', input('retry_delay_minutes', { type: 'number', min: 0, max: 10080, value: 60, inputmode: 'numeric' }))),
+    fieldset('Retry when the outcome is', 'retry_on', RETRY_ON.map(([v, l, on]) => choice('checkbox', 'retry_on', v, l, on))),
     uploadBar, status,
     h('div', { class: 'actions' }, submit))
   replace(root, form)
@@ -123,7 +126,8 @@ export function renderNewCampaign (root) {
       max_cost_usd: maxCost.trim() === '' ? undefined : Number(maxCost),
       retry_failed: (retries ?? 0) > 0,
       max_retry_attempts: retries,
-      retry_delay_minutes: intOrUndef(value('retry_delay_minutes'))
+      retry_delay_minutes: intOrUndef(value('retry_delay_minutes')),
+      retry_on: [...form.querySelectorAll('input[name="retry_on"]:checked')].map(c => c.value)
     }
   }
 
