@@ -154,6 +154,32 @@ export function nextAllowedStart (w: CallingWindow, from: number, horizonDays: n
   return null
 }
 
+/** Is instant t allowed by every window (a recipient's own window, its quiet-hours guard, …)? */
+export function isAllowedByAll (ws: readonly CallingWindow[], t: number): boolean {
+  return ws.every(w => isCallAllowed(w, t))
+}
+
+/**
+ * The earliest instant ≥ from that every window allows; null when there is none within the horizon.
+ * Each step jumps to the next opening of a window that refuses the current candidate, so the walk
+ * only visits window openings.
+ */
+export function nextAllowedByAll (ws: readonly CallingWindow[], from: number, horizonDays: number = DEFAULT_HORIZON_DAYS): number | null {
+  const limit = from + horizonDays * DAY_MS
+  let t = from
+  for (let guard = 0; guard < 100_000; guard++) {
+    let moved = false
+    for (const w of ws) {
+      const n = nextAllowedStart(w, t, Math.max(0, (limit - t) / DAY_MS))
+      if (n === null) return null
+      if (n > t) { t = n; moved = true }
+    }
+    if (!moved) return t
+    if (t > limit) return null
+  }
+  return null
+}
+
 /**
  * The next `count` allowed intervals from `from`: each a maximal stretch of allowed instants that
  * belong to one local date's window (`localDate` = the date the window opened). An interval already

@@ -1,4 +1,5 @@
 import { newId } from '../../../domain/ids.js'
+import { zoneKeyOf } from '../../../domain/recipientZone.js'
 import type { NewRecipient } from '../../schema.js'
 import type { Tx } from '../../store.js'
 
@@ -26,6 +27,7 @@ export async function insertRecipients (tx: Tx, batch: { id: string, org_id: str
   const seen = new Set<string>()
   let seq = firstSeq
   let chunk: NewRecipient[] = []
+  const zones = new Set<string>()
   const flush = async (): Promise<void> => {
     if (chunk.length === 0) return
     const rows = chunk
@@ -55,13 +57,20 @@ export async function insertRecipients (tx: Tx, batch: { id: string, org_id: str
       email: it.email,
       custom_fields: JSON.stringify(it.custom_fields),
       timezone: it.timezone,
+      zone: zoneKeyOf(it.timezone, it.phone_number),
       status: 'pending',
       next_attempt_at: 0,
       updated_at: now
     })
+    zones.add(chunk[chunk.length - 1].zone!)
     if (chunk.length >= CHUNK) await flush()
   }
   await flush()
+  // The distinct zones of the batch, so a claim checks each zone's hours once (see claimBatch).
+  if (zones.size > 0) {
+    await tx.insertInto('batch_zones').values([...zones].map(zone => ({ batch_id: batch.id, zone })))
+      .onConflict(oc => oc.columns(['batch_id', 'zone']).doNothing()).execute()
+  }
   return { added, duplicates }
 }
 

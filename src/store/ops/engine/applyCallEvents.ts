@@ -4,7 +4,7 @@ import { sql, type RawBuilder } from 'kysely'
 import type { RecipientStatus } from '../../schema.js'
 import type { Store, Tx } from '../../store.js'
 import { completeIfDone } from './completeIfDone.js'
-import type { StatusChange } from './claimBatch.js'
+import { brake, type StatusChange } from './claimBatch.js'
 import { recordCallEvents, recordStatusChanges } from '../webhooks/events.js'
 
 /** A provider event, normalised (see telephony/provider.ts `CallEvent`). */
@@ -33,7 +33,13 @@ interface BatchDelta {
   counters: Partial<Record<Counter, number>>
 }
 
-interface BatchPolicy { id: string, status: string, retry_failed: number, max_retry_attempts: number, retry_delay_minutes: number, retry_on: string, org_id: string }
+interface BatchPolicy {
+  id: string, status: string, retry_failed: number, max_retry_attempts: number, retry_delay_minutes: number, retry_on: string, org_id: string
+  max_cost_micros: number | null, max_failure_rate: number | null, max_concurrent_calls: number
+}
+
+/** `max_failure_rate` is measured over this many most recent ended attempts of the batch (and only once there are that many). */
+export const FAILURE_WINDOW = 20
 
 /**
  * Side effects of ended calls, summed over one group of events and written once per batch, number
@@ -70,7 +76,7 @@ class Effects {
     for (const id of [...this.batches.keys()].sort()) {
       const d = this.batches.get(id)!
       const policy = this.policies.get(id)
-      await tx.updateTable('batch_calls').set(eb => {
+      const row = await tx.updateTable('batch_calls').set(eb => {
         const set: Record<string, unknown> = {
           in_flight: eb('in_flight', '-', d.inFlight),
           total_cost_micros: eb('total_cost_micros', '+', d.cost),
@@ -84,7 +90,14 @@ class Effects {
         for (const [c, n] of Object.entries(d.counters)) set[c] = eb(c as Counter, '+', n)
         if (policy?.status === 'active') set.next_wakeup_at = now
         return set
-      }).where('id', '=', id).execute()
+      }).where('id', '=', id).returning(['total_cost_micros', 'pending_contacts']).executeTakeFirst()
+      if (policy?.status === 'active' && row && row.pending_contacts > 0) {
+        const reason = await brakeReason(tx, id, policy, Number(row.total_cost_micros))
+        if (reason !== null) {
+          await brake(tx, { id, org_id: policy.org_id, status: 'active' }, reason, now, fx.changes)
+          continue
+        }
+      }
       if (policy?.status === 'active') {
         fx.wake.add(id)
         if (await completeIfDone(tx, id, now)) fx.changes.push({ batchId: id, orgId: policy.org_id, from: 'active', to: 'completed', reason: null })
@@ -96,6 +109,22 @@ class Effects {
       await tx.updateTable('phone_numbers').set(eb => ({ in_flight: eb('in_flight', '-', k) })).where('id', '=', id).execute()
     }
   }
+}
+
+/**
+ * Whether a safety brake must stop the batch after these outcomes: its cost reached `max_cost_usd`,
+ * or more than `max_failure_rate` of its last FAILURE_WINDOW ended attempts failed at the carrier.
+ */
+async function brakeReason (tx: Tx, batchId: string, p: BatchPolicy, totalCost: number): Promise<string | null> {
+  if (p.max_cost_micros !== null && totalCost >= Number(p.max_cost_micros)) return 'max_cost_reached'
+  if (p.max_failure_rate === null) return null
+  // The newest calls by creation (index order); live ones among them are skipped.
+  const recent = await tx.selectFrom('calls').select(['phase', 'outcome']).where('batch_id', '=', batchId)
+    .orderBy('created_at', 'desc').limit(FAILURE_WINDOW + p.max_concurrent_calls).execute()
+  const ended = recent.filter(c => c.phase === 'ended').slice(0, FAILURE_WINDOW)
+  if (ended.length < FAILURE_WINDOW) return null
+  const failed = ended.filter(c => c.outcome === 'failed').length
+  return failed / ended.length > p.max_failure_rate ? 'max_failure_rate' : null
 }
 
 /** `(VALUES (…), (…)) AS v`: columns are `v.column1`…, the name both stores give VALUES columns. */
@@ -131,7 +160,7 @@ async function applyEnded (tx: Tx, ended: ReadonlyArray<Extract<AppliedEvent, { 
   if (rows.length === 0) return
   const batchIds = [...new Set(rows.map(r => r.batch_id).filter((x): x is string => x !== null))]
   if (batchIds.length > 0) {
-    const policies = await tx.selectFrom('batch_calls').select(['id', 'status', 'retry_failed', 'max_retry_attempts', 'retry_delay_minutes', 'retry_on', 'org_id'])
+    const policies = await tx.selectFrom('batch_calls').select(['id', 'status', 'retry_failed', 'max_retry_attempts', 'retry_delay_minutes', 'retry_on', 'org_id', 'max_cost_micros', 'max_failure_rate', 'max_concurrent_calls'])
       .where('id', 'in', batchIds).execute()
     for (const p of policies) acc.policies.set(p.id, p)
   }

@@ -2,12 +2,14 @@ import { type RawBuilder, sql } from 'kysely'
 import { WAITING } from '../literals.js'
 import { newId } from '../../../domain/ids.js'
 import { pickCallerId, type RotationStrategy } from '../../../domain/rotation.js'
-import { isCallAllowed, localDate, nextAllowedStart, startOfNextLocalDate } from '../../../domain/schedule.js'
+import { perRecipientHours, recipientWindows } from '../../../domain/recipientHours.js'
+import { isAllowedByAll, isCallAllowed, localDate, nextAllowedByAll, nextAllowedStart, startOfNextLocalDate, type CallingWindow } from '../../../domain/schedule.js'
 import type { BatchRow, BatchStatus } from '../../schema.js'
 import type { BackendProfile, Store, Tx } from '../../store.js'
 import { orgHasSuppressions } from '../suppression.js'
 import { batchWindow } from './batchWindow.js'
 import { completeIfDone } from './completeIfDone.js'
+import { releaseClaimedCalls } from './releaseCalls.js'
 import { recordStatusChanges } from '../webhooks/events.js'
 
 /** A call this worker claimed and may dial once it passed the dispatch gate. */
@@ -106,6 +108,48 @@ async function writeNumberDeltas (tx: Tx, deltas: Map<string, number>): Promise<
   }
 }
 
+/** Earliest `next_attempt_at` of the batch's waiting recipients (in `zones` when given); null when none waits. */
+async function nextAttemptAt (tx: Tx, batchId: string, zones: readonly string[] | null): Promise<number | null> {
+  const next = await tx.selectFrom('batch_recipients').select(eb => eb.fn.min('next_attempt_at').as('at'))
+    .where('batch_id', '=', batchId).where('status', 'in', WAITING)
+    .$if(zones !== null, qb => qb.where('zone', 'in', zones!))
+    .executeTakeFirst()
+  return next?.at === null || next?.at === undefined ? null : Number(next.at)
+}
+
+/**
+ * Recipient-local calling hours ([ext] `respect_contact_timezone`, `quiet_hours_guard`): which of
+ * the batch's zone keys (ops/batches/insertRecipients.ts) may be called now, and when the first
+ * closed one opens. `open` is null when the batch evaluates hours in its own zone only.
+ */
+async function openZones (tx: Tx, b: BatchRow, window: CallingWindow, now: number): Promise<{ open: string[] | null, all: number, nextOpening: number | null }> {
+  const policy = { window, respectContactTimezone: b.respect_contact_timezone === 1, quietHoursGuard: b.quiet_hours_guard === 1 }
+  if (!perRecipientHours(policy)) return { open: null, all: 0, nextOpening: null }
+  const rows = await tx.selectFrom('batch_zones').select('zone').where('batch_id', '=', b.id).execute()
+  const zones = rows.length > 0 ? rows.map(r => r.zone) : ['']
+  const open: string[] = []
+  let nextOpening: number | null = null
+  for (const z of zones) {
+    const ws = recipientWindows(policy, z)
+    if (isAllowedByAll(ws, now)) { open.push(z); continue }
+    const at = nextAllowedByAll(ws, now)
+    if (at !== null && (nextOpening === null || at < nextOpening)) nextOpening = at
+  }
+  return { open, all: zones.length, nextOpening }
+}
+
+/**
+ * A safety brake ([ext] `max_cost_usd`, `max_failure_rate`): pauses an active batch with the reason,
+ * releasing what was claimed but not dialled. Calls in progress finish normally.
+ */
+export async function brake (tx: Tx, b: Pick<BatchRow, 'id' | 'org_id' | 'status'>, reason: string, now: number, changes: StatusChange[]): Promise<void> {
+  const res = await tx.updateTable('batch_calls').set({ status: 'paused', status_reason: reason, next_wakeup_at: null, updated_at: now })
+    .where('id', '=', b.id).where('status', '=', 'active').executeTakeFirst()
+  if (Number(res.numUpdatedRows) !== 1) return
+  await releaseClaimedCalls(tx, { batchId: b.id }, now)
+  changes.push({ batchId: b.id, orgId: b.org_id, from: 'active', to: 'paused', reason })
+}
+
 /**
  * Ends `skipped` (reason `suppressed`) every due recipient of the batch whose number is suppressed
  * and that the claim passed over: all due ones when the claim ran out of due recipients, otherwise
@@ -160,18 +204,33 @@ async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: 
     const agent = await tx.selectFrom('agents').select('id').where('id', '=', b.agent_id).executeTakeFirst()
     if (!agent) { await markFailed(tx, b, 'agent_deleted', now, changes); return { claimed, changes } }
 
+    // Safety brake: no dial starts once the batch's cost reached its limit (calls in progress still end).
+    if (b.max_cost_micros !== null && Number(b.total_cost_micros) >= Number(b.max_cost_micros)) {
+      await brake(tx, b, 'max_cost_reached', now, changes)
+      return { claimed, changes }
+    }
+
     const window = batchWindow(b)
-    if (!isCallAllowed(window, now)) {
+    const hours = await openZones(tx, b, window, now)
+    if (hours.open !== null && hours.open.length === 0) {
+      await setWakeup(tx, b.id, hours.nextOpening ?? now + 24 * 3_600_000)
+      return { claimed, changes }
+    }
+    if (hours.open === null && !isCallAllowed(window, now)) {
       await setWakeup(tx, b.id, nextAllowedStart(window, now) ?? now + 24 * 3_600_000)
       return { claimed, changes }
     }
+    const zoneFilter = hours.open !== null && hours.open.length < hours.all ? hours.open : null
+    /** Wake-up at `at` (a retry time, or null), or earlier when a closed zone opens. */
+    const soonest = (at: number | null): number | null => at === null ? hours.nextOpening : hours.nextOpening === null ? at : Math.min(at, hours.nextOpening)
     const day = localDate(b.timezone, now)
     let capLeft = Infinity
     if (b.max_calls_per_day !== null) {
       const d = await tx.selectFrom('batch_daily').select('dials').where('batch_id', '=', b.id).where('local_date', '=', day).executeTakeFirst()
       capLeft = b.max_calls_per_day - (d?.dials ?? 0)
       if (capLeft <= 0) {
-        await setWakeup(tx, b.id, nextAllowedStart(window, startOfNextLocalDate(b.timezone, now)) ?? now + 24 * 3_600_000)
+        const tomorrow = startOfNextLocalDate(b.timezone, now)
+        await setWakeup(tx, b.id, (hours.open === null ? nextAllowedStart(window, tomorrow) : tomorrow) ?? now + 24 * 3_600_000)
         return { claimed, changes }
       }
     }
@@ -188,6 +247,7 @@ async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: 
     const due = await tx.selectFrom('batch_recipients').selectAll()
       .where('batch_id', '=', b.id).where('status', 'in', WAITING).where('next_attempt_at', '<=', now)
       .$if(suppressing, qb => qb.where(eb => eb.not(suppressed)))
+      .$if(zoneFilter !== null, qb => qb.where('zone', 'in', zoneFilter!))
       .orderBy('next_attempt_at').orderBy('seq').limit(slots).execute()
     if (suppressing && await skipSuppressed(tx, b, due.length < slots ? null : due[due.length - 1], suppressed, now) > 0 && due.length === 0 &&
       await completeIfDone(tx, b.id, now)) {
@@ -195,10 +255,8 @@ async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: 
       return { claimed, changes }
     }
     if (due.length === 0) {
-      const next = await tx.selectFrom('batch_recipients').select(eb => eb.fn.min('next_attempt_at').as('at'))
-        .where('batch_id', '=', b.id).where('status', 'in', WAITING).executeTakeFirst()
-      const at = next?.at === null || next?.at === undefined ? null : Number(next.at)
-      await setWakeup(tx, b.id, at === null ? null : Math.max(at, now))
+      const at = await nextAttemptAt(tx, b.id, zoneFilter)
+      await setWakeup(tx, b.id, soonest(at === null ? null : Math.max(at, now)))
       return { claimed, changes }
     }
 
@@ -270,9 +328,8 @@ async function claimOne (tx: Tx, profile: BackendProfile, batchId: string, ctx: 
     // More may be due at once if every slot was used; otherwise the next retry time (or a call ending) wakes it.
     let wake: number | null = now
     if (n < slots) {
-      const next = await tx.selectFrom('batch_recipients').select(eb => eb.fn.min('next_attempt_at').as('at'))
-        .where('batch_id', '=', b.id).where('status', 'in', WAITING).executeTakeFirst()
-      wake = next?.at === null || next?.at === undefined ? null : Math.max(Number(next.at), now)
+      const at = await nextAttemptAt(tx, b.id, zoneFilter)
+      wake = soonest(at === null ? null : Math.max(at, now))
     }
     await tx.updateTable('batch_calls').set(eb => ({
       in_flight: eb('in_flight', '+', n),
