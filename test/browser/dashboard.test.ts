@@ -316,6 +316,8 @@ describe('dashboard in headless Chromium', { skip: NO_CHROMIUM }, () => {
     await page.getByRole('button', { name: 'Create campaign' }).click()
     await page.waitForURL(/#\/campaigns\/batch_/)
     await page.getByTestId('campaign-progress').filter({ hasText: '0 / 40' }).waitFor()
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Campaigns' }).click()
+    await page.getByRole('row').filter({ hasText: 'Spring survey' }).filter({ hasText: /open now, until|opens / }).waitFor()
 
     await page.goto(`${url()}/#/campaigns/batch_00000000-0000-4000-8000-000000000000`)
     await page.getByRole('heading', { name: 'Campaign not found' }).waitFor()

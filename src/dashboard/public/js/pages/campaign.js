@@ -89,6 +89,8 @@ export function renderCampaign (root, [id]) {
       const r = await post(`/batch-calls/${id}/${a.action}`)
       show(r.data)
       state.lastDetail = 0
+      // The pressed button was replaced: keep keyboard focus in the action bar.
+      actions.querySelector('button')?.focus()
       toast(`Campaign ${r.data.status}.`)
     } catch (e) {
       showError(err, e)
