@@ -116,6 +116,12 @@ for (const backend of BACKENDS) {
       assert.equal(b.status, 201, JSON.stringify(b.body))
       A.batch = b.body.data.id
       A.call = await makeCall(t, t.key, agentId, '+15557001236')
+      if (ops.some(o => o.method === 'POST' && o.path === '/webhooks')) {
+        // An event webhook of org A, so the /webhooks/{id}… routes are swept with a real id of A.
+        const w = await t.call('POST', '/webhooks', { url: `https://hooks.example.com/${mark}`, events: ['batch.completed'], description: `${mark}-webhook` })
+        assert.equal(w.status, 201, JSON.stringify(w.body))
+        A.wh = w.body.data.id
+      }
       markers = [mark, '+15557001234', '+15557001235', '+15557001236', ...Object.values(A) as string[]]
 
       keyB = await t.newOrgKey('iso-b')
