@@ -174,14 +174,14 @@ for (const backend of BACKENDS) {
       }
     })
 
-    async function concurrentDuplicates (path: string, body: unknown, count: () => Promise<number>, diagnostic: (m: string) => void): Promise<void> {
+    async function concurrentDuplicates (path: string, body: unknown, count: () => Promise<number>, diagnostic: (m: string) => void, n = 20): Promise<void> {
       const idem = randomUUID()
-      const answers: Res[] = await Promise.all(Array.from({ length: 20 }, async () => await post(path, body, idem)))
+      const answers: Res[] = await Promise.all(Array.from({ length: n }, async () => await post(path, body, idem)))
       diagnostic(`statuses: ${answers.map(a => `${a.status}${a.headers['idempotent-replayed'] === 'true' ? 'r' : ''}`).join(' ')}`)
       assert.equal(await count(), 1, 'exactly one resource was created')
       const ok = answers.filter(a => a.status === 201)
       const busy = answers.filter(a => a.status === 409)
-      assert.equal(ok.length + busy.length, 20, `only 201 or 409: ${answers.map(a => a.status).join(',')}`)
+      assert.equal(ok.length + busy.length, n, `only 201 or 409: ${answers.map(a => a.status).join(',')}`)
       assert.ok(ok.length >= 1)
       for (const a of ok) assert.deepEqual(a.body, ok[0].body, 'every 201 carries the same body')
       assert.equal(ok.filter(a => a.headers['idempotent-replayed'] !== 'true').length, 1, 'exactly one request executed')
@@ -193,6 +193,21 @@ for (const backend of BACKENDS) {
     test('20 concurrent duplicates on POST /batch-calls → one batch; 201 (same body) or 409 idempotency_in_progress', async ctx => {
       const name = `burst-${randomUUID()}`
       await concurrentDuplicates('/batch-calls', batchBody(name), async () => await batchesNamed(name), m => { ctx.diagnostic(m) })
+    })
+
+    test('50 concurrent creates with one key on POST /batch-calls → exactly one batch, its recipients once', async ctx => {
+      const name = `burst50-${randomUUID()}`
+      const body = { name, agent_id: agentId, contacts: Array.from({ length: 25 }, (_, i) => ({ phone_number: `+1415555${String(2000 + i)}`, first_name: `R${i}` })) }
+      await concurrentDuplicates('/batch-calls', body, async () => await batchesNamed(name), m => { ctx.diagnostic(m) }, 50)
+      const rows = await t.ts.store.db.selectFrom('batch_recipients').innerJoin('batch_calls', 'batch_calls.id', 'batch_recipients.batch_id')
+        .select(eb => eb.fn.countAll<number | string | bigint>().as('n')).where('batch_calls.name', '=', name).executeTakeFirstOrThrow()
+      assert.equal(Number(rows.n), 25, 'the one batch holds its 25 recipients once')
+    })
+
+    test('50 concurrent creates with one key on POST /calls → exactly one call', async ctx => {
+      const to = `+1415556${String(1000 + Math.floor(Math.random() * 8999))}`
+      const callsTo = async (): Promise<number> => Number((await t.ts.store.db.selectFrom('calls').select(eb => eb.fn.countAll<number | string | bigint>().as('n')).where('to_number', '=', to).executeTakeFirstOrThrow()).n)
+      await concurrentDuplicates('/calls', { agent_id: agentId, phone_number: to }, callsTo, m => { ctx.diagnostic(m) }, 50)
     })
 
     test('20 concurrent duplicates on POST /agents → one agent; 201 (same body) or 409 idempotency_in_progress', async ctx => {
