@@ -27,11 +27,11 @@ export interface ClientOptions {
 
 /** Reads `--url` / `TRUEDY_URL` and `--api-key` / `TRUEDY_API_KEY`; `needKey` makes a missing key an error. */
 export function clientOptions (flags: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv, needKey: boolean): ClientOptions {
-  const raw = flags['--url'] ?? env.TRUEDY_URL ?? `http://127.0.0.1:${env.PORT ?? '8080'}`
+  const raw = flags['--url'] ?? (env.TRUEDY_URL || `http://127.0.0.1:${env.PORT || '8080'}`)
   let url: URL
   try { url = new URL(raw) } catch { throw new CliError(`--url ${JSON.stringify(raw)} is not a URL`) }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError(`--url ${JSON.stringify(raw)} must be http:// or https://`)
-  const apiKey = flags['--api-key'] ?? env.TRUEDY_API_KEY ?? null
+  const apiKey = flags['--api-key'] ?? (env.TRUEDY_API_KEY || null)
   if (needKey && (apiKey === null || apiKey === '' || apiKey === 'true')) throw new CliError('an API key is needed: set TRUEDY_API_KEY or pass --api-key truedy_…')
   return { url: url.toString().replace(/\/+$/, ''), apiKey: apiKey === '' ? null : apiKey }
 }
