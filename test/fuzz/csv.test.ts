@@ -4,7 +4,7 @@
 // answer is well-formed (never a 5xx), a refused file leaves the database unchanged, and an
 // accepted one accounts for every row it read with the folder counters equal to a recount.
 //
-// FUZZ_CSV_RUNS (default 300 per store, SQLite; a third of it on PostgreSQL).
+// FUZZ_CSV_RUNS (default 750) files on SQLite, a third of that on PostgreSQL.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -15,7 +15,7 @@ import { makeFolder } from '../helpers/rows.js'
 import { problemsOf } from './envelopeCheck.js'
 import { diff, fingerprint } from './fingerprint.js'
 
-const RUNS = Number(process.env.FUZZ_CSV_RUNS ?? 300)
+const RUNS = Number(process.env.FUZZ_CSV_RUNS ?? 750)
 const SEED = process.env.FUZZ_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.FUZZ_SEED)
 
 const HEADER_CELLS = ['phone', 'phone_number', 'Phone Number', 'PHONE', 'name', 'first_name', 'last_name', 'email', 'timezone', 'reason', 'company', '', ' ', '"', '=cmd|\'/C calc\'!A0', 'phone ', '\uFEFFphone']
