@@ -4,8 +4,8 @@ import { CLI, REPO_ROOT, childEnv } from '../helpers/processes.js'
 export interface CommandResult { code: number | null, stdout: string, stderr: string }
 
 /** Runs `node bin/truedy.js ...args` to its end and returns its exit code and output, whatever the code. */
-export async function runCommand (args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CommandResult> {
-  return await runCommandRaw(process.execPath, [CLI, ...args], env, timeoutMs)
+export async function runCommand (args: string[], env: Record<string, string>, timeoutMs = 60_000, onStderr?: (soFar: string) => void): Promise<CommandResult> {
+  return await runCommandRaw(process.execPath, [CLI, ...args], env, timeoutMs, onStderr)
 }
 
 /**
@@ -22,13 +22,13 @@ export async function runInTerminal (args: string[], env: Record<string, string>
   }
 }
 
-async function runCommandRaw (cmd: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<CommandResult> {
+async function runCommandRaw (cmd: string, args: string[], env: Record<string, string>, timeoutMs: number, onStderr?: (soFar: string) => void): Promise<CommandResult> {
   return await new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: REPO_ROOT, env: childEnv({ TRUEDY_URL: '', TRUEDY_API_KEY: '', ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); onStderr?.(stderr) })
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${cmd} ${args.join(' ')} timed out\n${stdout}${stderr}`)) }, timeoutMs)
     child.on('error', e => { clearTimeout(timer); reject(e) })
     child.on('close', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
