@@ -17,7 +17,7 @@ function contact (phone: string, fields: Partial<CsvContact> = {}): CsvContact {
 }
 
 async function folder (ts: TestStore, id: string): Promise<void> {
-  await ts.store.db.insertInto('contact_folders').values({ id, org_id: ORG, name: id, created_at: 1, updated_at: 1 }).execute()
+  await ts.store.db.insertInto('contact_folders').values({ id, org_id: ORG, name: id, is_default: 0, created_at: 1, updated_at: 1 }).execute()
 }
 
 /** Contacts written straight into the table, as `count` rows numbered from `from`. */
