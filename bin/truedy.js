@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx's loader, so no build step is needed after `npm install`.
+// Runs the TypeScript sources through tsx's loader, so no build step is needed after `npm install`,
+// and tests and `npx truedy` always run the current sources. `npm start` runs the compiled build
+// (dist/, from `npm run build`) instead.
 import { register } from 'tsx/esm/api'
 
 register()
