@@ -9,15 +9,16 @@
  * Environment: BENCH_STORES (sqlite,postgres), BENCH_RUNS (15), BENCH_WARMUP (2), BENCH_CONTACTS
  * (10000), BENCH_QUIET_WAIT_S (600: how long to wait for a 1-minute load average below
  * BENCH_QUIET_LOAD, 1.5, before measuring), BENCH_CPU_PROF (folder: run the servers with --cpu-prof),
- * BENCH_SERVE_NODE_ARGS (extra node flags for the server only),
- * BENCH_SERVE_ENTRY (CLI to run instead of bin/truedy.js, e.g. a compiled build).
+ * BENCH_SERVE (`start`: the compiled build with the node flags of `npm start`, built first;
+ * `sources`: bin/truedy.js through tsx), BENCH_SERVE_NODE_ARGS (extra node flags for the server
+ * only), BENCH_SERVE_ENTRY (another CLI file to run; see serveProcess.ts).
  * Every child is killed at the end (and on a crash); temporary folders and databases are removed.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createPgDatabase, dropPgDatabase } from '../test/helpers/backends.js'
-import { CLI, SERVE_NODE_ARGS, cleanUp, cleanups, installWatchdog, load1, median, quantile, runCli, startServer, waitQuiet } from './serveProcess.js'
+import { CLI, SERVE_NODE_ARGS, cleanUp, prepareServe, cleanups, installWatchdog, load1, median, quantile, runCli, startServer, waitQuiet } from './serveProcess.js'
 
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',').map(s => s.trim()).filter(Boolean) as Array<'sqlite' | 'postgres'>
 const RUNS = Number(process.env.BENCH_RUNS ?? 15)
@@ -26,6 +27,7 @@ const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 10_000)
 const REQUEST_TIMEOUT_MS = 120_000
 
 installWatchdog(60 * 60_000)
+prepareServe()
 
 function client (baseUrl: string, key: string) {
   return async (method: string, path: string, body?: unknown): Promise<{ status: number, body: any }> => {

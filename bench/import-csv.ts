@@ -21,11 +21,13 @@
  * `GET /contacts?limit=1` (pagination.total).
  *
  * Environment: BENCH_ROWS (1000000), BENCH_STEPS (sqlite-file,sqlite-fields-first,raw,postgres,pg-raw),
+ * BENCH_SERVE (`start`, default: servers run as `npm start` runs them, the compiled build with its
+ * node flags, built first; `sources`: bin/truedy.js through tsx),
  * BENCH_SERVE_NODE_ARGS (extra node flags for the server only, e.g. `--max-old-space-size=128`),
  * BENCH_QUIET_WAIT_S (600), BENCH_QUIET_LOAD (1.5), BENCH_CPU_PROF (folder: servers run with
  * --cpu-prof and are stopped with SIGTERM so that the profile is written),
- * BENCH_KEEP_CSV (path: keep/reuse the CSV there), BENCH_SERVE_ENTRY (CLI to run instead of
- * bin/truedy.js, e.g. a compiled build), BENCH_WATCHDOG_MS (7200000).
+ * BENCH_KEEP_CSV (path: keep/reuse the CSV there), BENCH_SERVE_ENTRY (another CLI file to
+ * run, without the start script's flags), BENCH_WATCHDOG_MS (7200000).
  */
 import { createWriteStream, existsSync, mkdtempSync, openAsBlob, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -40,7 +42,7 @@ import { createApiKey } from '../src/store/ops/apiKeys.js'
 import { ensureDefaultFolder } from '../src/store/ops/folders.js'
 import { sequentialContactId } from '../src/store/ops/importContacts.js'
 import type { Store } from '../src/store/store.js'
-import { CLI, SERVE_NODE_ARGS, cleanUp, cleanups, installWatchdog, load1, runCli, startServer, waitQuiet } from './serveProcess.js'
+import { CLI, SERVE_NODE_ARGS, cleanUp, prepareServe, cleanups, installWatchdog, load1, runCli, startServer, waitQuiet } from './serveProcess.js'
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000)
 const STEPS = new Set((process.env.BENCH_STEPS ?? 'sqlite-file,sqlite-fields-first,raw,postgres,pg-raw').split(',').map(s => s.trim()))
@@ -51,6 +53,7 @@ const GOAL_RSS_MB = 256
 const PG_RAW_ROWS_PER_STATEMENT = 1000
 
 installWatchdog(120 * 60_000)
+prepareServe()
 
 function api (baseUrl: string, key: string) {
   return async (method: string, path: string, body?: unknown): Promise<{ status: number, body: any }> => {

@@ -3,11 +3,14 @@
  * that are always killed (at the end, on a crash, on SIGINT/SIGTERM or by a watchdog), waiting for a
  * quiet machine, one-shot `truedy serve` on a free port with `/readyz` polling, and sample statistics.
  *
- * Environment: BENCH_SERVE_ENTRY (CLI to run instead of bin/truedy.js, e.g. a compiled build),
- * BENCH_SERVE_NODE_ARGS (extra node flags for the server only), BENCH_CPU_PROF (folder: servers run
- * with --cpu-prof), BENCH_QUIET_WAIT_S (600), BENCH_QUIET_LOAD (1.5), BENCH_WATCHDOG_MS.
+ * Environment: BENCH_SERVE (`start`, the default: servers run as `npm start` runs them — the compiled
+ * build, built once by `prepareServe`, with the node flags of package.json's start script; `sources`:
+ * bin/truedy.js, the TypeScript sources through tsx), BENCH_SERVE_ENTRY (another CLI file; no flags
+ * of the start script), BENCH_SERVE_NODE_ARGS (extra node flags for the server only), BENCH_CPU_PROF
+ * (folder: servers run with --cpu-prof), BENCH_QUIET_WAIT_S (600), BENCH_QUIET_LOAD (1.5),
+ * BENCH_WATCHDOG_MS.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { loadavg } from 'node:os'
@@ -16,16 +19,37 @@ import { fileURLToPath } from 'node:url'
 
 /** The repository root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-/** The CLI the servers and `keys create` run: `bin/truedy.js` (TypeScript through tsx), or BENCH_SERVE_ENTRY (e.g. a compiled build). */
-export const CLI = process.env.BENCH_SERVE_ENTRY ? resolve(process.env.BENCH_SERVE_ENTRY) : join(ROOT, 'bin', 'truedy.js')
+/** BENCH_SERVE: `start` (the compiled build with the start script's node flags) or `sources` (tsx). */
+export const SERVE_MODE: 'start' | 'sources' = process.env.BENCH_SERVE === 'sources' ? 'sources' : 'start'
+/** The CLI the servers and `keys create` run: BENCH_SERVE_ENTRY, else `dist/cli/main.js` (start) or `bin/truedy.js` (sources). */
+export const CLI = process.env.BENCH_SERVE_ENTRY
+  ? resolve(process.env.BENCH_SERVE_ENTRY)
+  : SERVE_MODE === 'start' ? join(ROOT, 'dist', 'cli', 'main.js') : join(ROOT, 'bin', 'truedy.js')
+
+/** The node flags of package.json's `start` script (`node FLAGS… dist/cli/main.js serve`). */
+function startScriptNodeArgs (): string[] {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts?.start ?? ''
+  const m = /\bnode((?:\s+--\S+)*)\s+dist\/cli\/main\.js\b/.exec(start)
+  if (!m) throw new Error(`package.json's start script does not run node … dist/cli/main.js: ${start}`)
+  return m[1].split(/\s+/).filter(Boolean)
+}
+
+/** Builds dist/ (`npm run build`) when the servers run the compiled build; call once before starting any. */
+export function prepareServe (): void {
+  if (SERVE_MODE !== 'start' || process.env.BENCH_SERVE_ENTRY) return
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' })
+}
 /** How long (s) waitQuiet waits at most for the 1-minute load average to drop below QUIET_LOAD. */
 export const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT_S ?? 600)
 /** The 1-minute load average below which the machine counts as quiet. */
 export const QUIET_LOAD = Number(process.env.BENCH_QUIET_LOAD ?? 1.5)
 /** BENCH_CPU_PROF as an absolute folder: servers run with `--cpu-prof` into it; null when unset. */
 export const CPU_PROF = process.env.BENCH_CPU_PROF ? resolve(process.env.BENCH_CPU_PROF) : null
-/** Extra node flags for the server only (e.g. `--max-old-space-size=128`), space-separated. */
-export const SERVE_NODE_ARGS = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean)
+/** Node flags of the server only: the start script's (start mode), then BENCH_SERVE_NODE_ARGS (space-separated). */
+export const SERVE_NODE_ARGS = [
+  ...(SERVE_MODE === 'start' && !process.env.BENCH_SERVE_ENTRY ? startScriptNodeArgs() : []),
+  ...(process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean)
+]
 
 /** Every live child process (servers and CLI runs); killAll kills them. */
 export const children = new Set<ChildProcess>()
