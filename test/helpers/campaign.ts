@@ -165,6 +165,13 @@ export async function drive (h: EngineHarness, done: () => Promise<boolean>, max
     // A batch that asks to be looked at again now gets another pass at once, as the engine's loop would.
     if (wake !== null && wake <= h.clock.now() && ++sameInstant < 5) continue
     sameInstant = 0
+    // A timer due at this very instant (a zero-delay provider event) fires now; time does not move.
+    const dueNow = h.clock.nextDue()
+    if (dueNow !== null && dueNow <= h.clock.now()) {
+      h.clock.runUntil(h.clock.now())
+      await h.engine.settle()
+      continue
+    }
     const candidates = [h.clock.nextDue(), wake].filter((x): x is number => x !== null && x > h.clock.now())
     const next = Math.min(end, ...(candidates.length > 0 ? candidates : [h.clock.now() + (opts.idleMs ?? HOUR)]))
     h.clock.runUntil(next)

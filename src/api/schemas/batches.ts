@@ -47,7 +47,8 @@ export const BatchCallCreateRequest = Type.Object({
   contact_ids: Type.Optional(nullable(Type.Array(Type.String(), { description: 'Existing contact IDs to add' }))),
   contacts: Type.Optional(nullable(Type.Array(InlineContact, { description: 'Inline contacts array' }))),
   ...configFields,
-  auto_start: Type.Optional(Type.Boolean({ description: '[ext] schedule the batch in the same request' }))
+  auto_start: Type.Optional(Type.Boolean({ description: '[ext] schedule the batch in the same request' })),
+  dry_run: Type.Optional(Type.Boolean({ description: '[ext] create nothing: answer 200 with the preflight report of this request (invalid inline numbers are listed there instead of refused)' }))
 }, { $id: 'BatchCallCreateRequest' })
 
 export const BatchCallPatchRequest = Type.Object({

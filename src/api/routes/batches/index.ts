@@ -6,7 +6,8 @@ import { ALLOWED_FROM } from '../../../domain/batchLifecycle.js'
 import { csvRow } from '../../../domain/csvCell.js'
 import { normalizeId } from '../../../domain/ids.js'
 import { errors } from '../../../errors.js'
-import { createBatch } from '../../../store/ops/batches/createBatch.js'
+import { createBatch, dryRunBatch, type NewBatch } from '../../../store/ops/batches/createBatch.js'
+import { estimateCompletion, preflightReport, type PreflightExtras } from '../../../store/ops/batches/preflight.js'
 import { bulkDeleteBatches, deleteBatch } from '../../../store/ops/batches/deleteBatches.js'
 import type { RecipientInput } from '../../../store/ops/batches/insertRecipients.js'
 import { getBatch, listBatches } from '../../../store/ops/batches/readBatches.js'
@@ -24,6 +25,7 @@ import { presentBatch, presentRecipient } from './present.js'
 import { batchContactsRoutes } from './contacts.js'
 import { batchActionRoutes } from './actions.js'
 import { callingWindowRoutes } from './windows.js'
+import { PreflightReport, preflightRoutes } from './preflight.js'
 
 type Body = Record<string, any>
 const tags = ['Batch Calls']
@@ -42,7 +44,8 @@ const createRules: Rules = req => {
       end_time: b.end_time ?? null,
       working_days: Array.isArray(b.working_days) ? b.working_days : [...BATCH_DEFAULTS.working_days]
     }, f => b[f] !== undefined && b[f] !== null),
-    ...inlineContactIssues(b.contacts)
+    // A dry run lists invalid inline numbers in its report instead of refusing the request.
+    ...inlineContactIssues(b.contacts).filter(i => !(b.dry_run === true && i.loc[3] === 'phone_number'))
   ]
 }
 
@@ -127,17 +130,24 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
       description: 'Create a new batch calling campaign with contacts, scheduling, and configuration.',
       operationId: 'create_batch_call',
       body: Type.Ref(BatchCallCreateRequest),
-      response: { 201: envelope(BatchRef), ...ERROR_RESPONSES }
+      response: { 201: envelope(BatchRef), 200: envelope(PreflightReport), ...ERROR_RESPONSES }
     }
   }, async (req, reply) => {
     const b = req.body as Body
     const orgId = req.auth!.orgId
-    const contacts = (b.contacts ?? []).map((c: Body) => toRecipient(c))
+    const invalid: PreflightExtras['invalid'] = []
+    const offered: Body[] = (b.contacts ?? []).filter((c: Body, index: number) => {
+      if (b.dry_run !== true) return true
+      const p = contactPhone(c)
+      if (!p.ok) invalid.push({ index, phone_number: String(c.phone_number), reason: p.reason })
+      return p.ok
+    })
+    const contacts = offered.map((c: Body) => toRecipient(c))
     const contactIds = (b.contact_ids ?? []).map((id: string) => normalizeId('contact', id))
     const folderId = b.contact_folder_id ? normalizeId('folder', b.contact_folder_id) : null
     const source = b.contact_source ?? (contacts.length > 0 || contactIds.length > 0 ? 'manual' : folderId ? 'folder' : 'csv')
     const now = clock.now()
-    const row = await createBatch(store, {
+    const draft: NewBatch = {
       orgId,
       name: b.name,
       agentId: normalizeId('agent', b.agent_id),
@@ -147,7 +157,13 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
       contactFolderId: folderId,
       config: { ...configColumns(b, true), contact_source: source } as never,
       autoStart: b.auto_start === true
-    }, now)
+    }
+    if (b.dry_run === true) {
+      const report = await dryRunBatch(store, draft, now, async (tx, row, dup) =>
+        await preflightReport(tx, row, now, { invalid, duplicates: dup.duplicates, duplicateCount: Math.max(0, dup.offered - row.total_contacts) }))
+      return await reply.code(200).send(ok(req, { ...report, batch_id: null }))
+    }
+    const row = await createBatch(store, draft, now)
     if (row.status === 'active' || row.status === 'scheduled') engine.wake(row.id)
     const view = await getBatch(store.db, orgId, row.id)
     return await reply.code(201).send(ok(req, presentBatch(view!)))
@@ -168,6 +184,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
     const q = req.query
     const status = q.status ? (STATUS_ALIAS[q.status] ?? q.status as BatchStatus) : undefined
     const { rows, total } = await listBatches(store.db, req.auth!.orgId, { status, agentId: q.agent_id ? normalizeId('agent', q.agent_id) : undefined, limit: q.limit, offset: q.offset })
+    for (const r of rows) if (r.status === 'active') r.estimatedCompletionAt = await estimateCompletion(store.db, r, clock.now())
     return paged(req, rows.map(presentBatch), total, q)
   })
 
@@ -176,6 +193,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
   }, async req => {
     const b = await getBatch(store.db, req.auth!.orgId, normalizeId('batch', req.params.id))
     if (!b) throw errors.notFound('batch', req.params.id)
+    if (b.status === 'active') b.estimatedCompletionAt = await estimateCompletion(store.db, b, clock.now())
     return ok(req, presentBatch(b))
   })
 
@@ -265,4 +283,5 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
   await app.register(batchContactsRoutes)
   await app.register(batchActionRoutes)
   await app.register(callingWindowRoutes)
+  await app.register(preflightRoutes)
 }

@@ -52,7 +52,7 @@ export function presentBatch (b: BatchView) {
     max_failure_rate: b.max_failure_rate,
     started_at: isoOrNull(b.started_at),
     completed_at: isoOrNull(b.completed_at),
-    estimated_completion_at: null
+    estimated_completion_at: isoOrNull(b.estimatedCompletionAt ?? null)
   }
 }
 

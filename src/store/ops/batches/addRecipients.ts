@@ -17,7 +17,7 @@ export async function addRecipients (store: Store, orgId: string, batchId: strin
     const seq = await nextSeq(tx, batchId)
     const res = await insertRecipients(tx, b, items, seq, now)
     let added = res.added
-    if (folderId) added += await copyFolder(tx, b, folderId, seq + items.length, now)
+    if (folderId) added += (await copyFolder(tx, b, folderId, seq + items.length, now)).added
     if (added > 0) {
       await tx.updateTable('batch_calls').set(eb => ({
         total_contacts: eb('total_contacts', '+', added),

@@ -4,6 +4,8 @@ import type { Db } from '../../store.js'
 /** A batch with its caller ids in rotation order. */
 export interface BatchView extends BatchRow {
   numbers: Array<{ id: string, phone_number: string | null }>
+  /** Expected finish of an active batch (ops/batches/preflight.ts `estimateCompletion`), when computed. */
+  estimatedCompletionAt?: number | null
 }
 
 async function withNumbers (db: Db, rows: BatchRow[]): Promise<BatchView[]> {
