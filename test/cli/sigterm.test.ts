@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { BACKENDS, createPgDatabase, dropPgDatabase } from '../helpers/backends.js'
 import {
-  agentWithSimulatorNumbers, apiClient, auditBatchRows, auditDialLogs, createKeyCli, noonZone, pollUntil, ProcessGroup, recipientPhones,
+  agentWithSimulatorNumbers, apiClient, auditBatchRows, auditDialLogs, createKeyCli, freePort, noonZone, pollUntil, ProcessGroup, recipientPhones,
   type TruedyProcess
 } from '../helpers/processes.js'
 import { openPostgresStore } from '../../src/store/postgres/openPostgresStore.js'
@@ -68,7 +68,11 @@ describe('graceful shutdown on SIGTERM', { concurrency: 1 }, () => {
         assert.equal(registered.length, 1, 'the first process runs the only engine so far')
         const firstId = registered[0]
         // PostgreSQL: another engine that stays up through the drain and shares the batch.
-        const other: TruedyProcess | null = backend === 'postgres' ? await group.start('worker', { env, name: 'other', dialLog: group.file('other.dials.log') }) : null
+        // It also serves its metrics (METRICS_PORT), as a worker has no API.
+        const metricsPort = await freePort()
+        const other: TruedyProcess | null = backend === 'postgres'
+          ? await group.start('worker', { env: { ...env, METRICS_PORT: String(metricsPort) }, name: 'other', dialLog: group.file('other.dials.log') })
+          : null
         const api = apiClient(first.url!, key)
         const { agentId, numberIds } = await agentWithSimulatorNumbers(api, store.db, key, 1)
         const timezone = noonZone()
@@ -146,7 +150,17 @@ describe('graceful shutdown on SIGTERM', { concurrency: 1 }, () => {
         }, 60_000, 200, async () => second.output())
         const stopped = await second.stop(30_000)
         assert.deepEqual(stopped, { code: 0, signal: null }, second.output())
-        if (other) assert.deepEqual(await other.stop(30_000), { code: 0, signal: null }, other.output())
+        if (other) {
+          const ready = await fetch(`http://127.0.0.1:${metricsPort}/readyz`)
+          assert.equal(ready.status, 200)
+          const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+          const started = Number(/^truedy_calls_started_total (\d+)$/m.exec(text)?.[1] ?? NaN)
+          const ended = [...text.matchAll(/^truedy_calls_ended_total\{outcome="\w+"\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0)
+          assert.ok(started > 0, `the worker's own metrics count its dials:\n${text}`)
+          assert.equal(ended, started, 'and their ends')
+          assert.match(text, /^truedy_engine_running 1$/m)
+          assert.deepEqual(await other.stop(30_000), { code: 0, signal: null }, other.output())
+        }
 
         const audit = auditDialLogs(group.dialLogs())
         const rows = await auditBatchRows(store.db, batchId, audit, { expectIdle: true })
