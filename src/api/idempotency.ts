@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { createCredentialsBox } from '../credentials/credentialsBox.js'
 import { errors } from '../errors.js'
 import { abandonIdempotent, beginIdempotent, finishIdempotent, type IdemScope } from '../store/ops/idempotency.js'
 
 declare module 'fastify' {
   interface FastifyRequest { idempotency?: IdemScope }
-  interface FastifyContextConfig { idempotent?: boolean }
+  /** `'sealed'`: the stored answer holds a secret; it is kept encrypted with CREDENTIALS_KEY (when set). */
+  interface FastifyContextConfig { idempotent?: boolean | 'sealed' }
 }
 
 const WAIT_MS = 5000
@@ -29,6 +31,7 @@ function bodyHash (body: unknown): string {
  * while the first is still running, then 409 `idempotency_in_progress`.
  */
 export function registerIdempotency (app: FastifyInstance): void {
+  const box = app.deps.credentials ?? createCredentialsBox(app.deps.config.credentialsKey)
   app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
     if (!req.routeOptions.config.idempotent || !req.auth) return
     const raw = req.headers['x-idempotency-key']
@@ -46,7 +49,8 @@ export function registerIdempotency (app: FastifyInstance): void {
       if (r.kind === 'mismatch') throw errors.idempotencyKeyReuse()
       if (r.kind === 'replay') {
         reply.header('idempotent-replayed', 'true').header('content-type', 'application/json; charset=utf-8').code(r.status)
-        return await reply.serializer((x: unknown) => x as string).send(r.body)
+        const body = r.body.startsWith('{') ? r.body : String(box.open(r.body).body)
+        return await reply.serializer((x: unknown) => x as string).send(body)
       }
       if (Date.now() >= deadline) throw errors.idempotencyInProgress()
       await new Promise(resolve => setTimeout(resolve, POLL_MS))
@@ -58,7 +62,11 @@ export function registerIdempotency (app: FastifyInstance): void {
     if (!scope) return payload
     req.idempotency = undefined
     if (reply.statusCode >= 500) await abandonIdempotent(app.deps.store.db, scope)
-    else await finishIdempotent(app.deps.store.db, scope, reply.statusCode, typeof payload === 'string' ? payload : String(payload))
+    else {
+      const text = typeof payload === 'string' ? payload : String(payload)
+      const sealed = req.routeOptions.config.idempotent === 'sealed' && box.canSeal
+      await finishIdempotent(app.deps.store.db, scope, reply.statusCode, sealed ? box.seal({ body: text }) : text)
+    }
     return payload
   })
 }

@@ -82,7 +82,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox = async app => {
   }
 
   app.post('/webhooks', {
-    config: { idempotent: true },
+    config: { idempotent: 'sealed' },
     schema: {
       tags,
       summary: 'Create a webhook endpoint',
