@@ -24,6 +24,10 @@ export interface DueDelivery {
  * processes a delivery is sent by one of them (until its lease runs out).
  */
 export async function leaseDueDeliveries (store: Store, now: number, limit: number, leaseMs: number): Promise<DueDelivery[]> {
+  // Cheap look first (no write transaction, no SQLite write lock) — most passes find nothing due.
+  const any = await store.db.selectFrom('webhook_deliveries').select('seq').where('status', '=', sql.lit('pending'))
+    .where('next_attempt_at', '<=', now).limit(1).executeTakeFirst()
+  if (!any) return []
   return await store.transaction(async tx => {
     const rows = await tx.selectFrom('webhook_deliveries as d')
       .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
