@@ -10,6 +10,7 @@ import { coerceError } from '../errors.js'
 import { createCredentialsBox, type CredentialsBox } from '../credentials/credentialsBox.js'
 import { readFileSync } from 'node:fs'
 import { createMetrics, type Metrics } from '../metrics/metrics.js'
+import { deliveryBacklog } from '../store/ops/webhooks/deliveries.js'
 import { observeEngine } from '../metrics/observeEngine.js'
 import { splitArgs } from './args.js'
 import { CliError } from './client.js'
@@ -56,6 +57,13 @@ const COMMAND_FLAGS = new Set(['--no-engine', '--org', '--help'])
 const BOOLEAN_FLAGS = new Set(['--no-engine', '--help', '--overwrite'])
 /** The operator commands: API clients that take no server settings. */
 const CLIENT_COMMANDS = new Set(['import', 'dnc', 'watch', 'status'])
+
+/** The metrics of a `serve` or `worker` process; the webhook backlog is read from the outbox at each scrape. */
+function processMetrics (store: Store): Metrics {
+  const metrics = createMetrics({ store, version: packageVersion() })
+  metrics.webhookBacklog.provide(async () => await deliveryBacklog(store.db))
+  return metrics
+}
 
 function packageVersion (): string {
   try {
@@ -115,7 +123,7 @@ async function cmdServe (config: Config, withEngine: boolean): Promise<void> {
   }
   const credentials = credentialsBox(config, log)
   const rateLimiter = makeRateLimiter(config, log)
-  const metrics = createMetrics({ store, version: packageVersion() })
+  const metrics = processMetrics(store)
   const running = withEngine ? await startEngine(config, store, log, credentials, metrics) : null
   let draining = false
   const engine = {
@@ -142,7 +150,7 @@ async function cmdWorker (config: Config): Promise<void> {
   const log = redactingLogger(config)
   const store = openStore(config)
   await store.migrate()
-  const metrics = createMetrics({ store, version: packageVersion() })
+  const metrics = processMetrics(store)
   const { engine, providers } = await startEngine(config, store, log, credentialsBox(config, log), metrics)
   let draining = false
   const server = config.metricsPort > 0

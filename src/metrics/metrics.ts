@@ -48,7 +48,7 @@ export function createMetrics (opts: MetricsOptions = {}): Metrics {
     engineRunning: registry.register(new Gauge('truedy_engine_running', '1 when this process runs the campaign engine')),
     draining: registry.register(new Gauge('truedy_draining', '1 while this process drains for shutdown')),
     httpDuration: registry.register(new Histogram('truedy_http_request_duration_seconds', 'HTTP request latency by method, route template and status code', LATENCY_BUCKETS)),
-    webhookBacklog: registry.register(new Gauge('truedy_webhook_backlog', 'Webhook deliveries waiting to be sent', () => 0))
+    webhookBacklog: registry.register(new Gauge('truedy_webhook_backlog', 'Event-webhook deliveries waiting to be sent (whole database when wired to the outbox)', () => 0))
   }
   const store = opts.store
   if (store) {
