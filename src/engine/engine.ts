@@ -12,6 +12,7 @@ import { gateCalls } from '../store/ops/engine/gateCalls.js'
 import { releaseClaimedCalls } from '../store/ops/engine/releaseCalls.js'
 import { purgeProviderEvents } from '../store/ops/callbackCalls.js'
 import { purgeExpiredIdempotencyKeys } from '../store/ops/idempotency.js'
+import { purgeFinishedDeliveries } from '../store/ops/webhooks/deliveries.js'
 import { claimQueuedCalls } from '../store/ops/engine/singleCalls.js'
 import { expireDeadWorkers, heartbeat, liveWorkers, unregisterWorker } from '../store/ops/engine/workers.js'
 import { DialError, type CallEvent, type TelephonyProvider } from '../telephony/provider.js'
@@ -71,6 +72,8 @@ const WAKE_CHANNEL = 'truedy_wakeup'
 /** Housekeeping: expired idempotency keys and provider callback dedupe keys older than a week. */
 const PURGE_EVERY_MS = 3_600_000
 const PROVIDER_EVENT_TTL_MS = 7 * 24 * 3_600_000
+/** Finished webhook deliveries stay in the delivery log this long. */
+const DELIVERY_LOG_TTL_MS = 30 * 24 * 3_600_000
 
 function durationSec (s: string | null | undefined, dflt: number): number {
   const m = s ? /^(\d+(?:\.\d+)?)s$/.exec(s) : null
@@ -396,6 +399,7 @@ export class Engine {
       this.lastPurge = now
       await purgeExpiredIdempotencyKeys(store.db, now)
       await purgeProviderEvents(store.db, now - PROVIDER_EVENT_TTL_MS)
+      await purgeFinishedDeliveries(store.db, now - DELIVERY_LOG_TTL_MS)
     }
     if (lost.length > 0) {
       const fx = await applyCallEvents(store, lost, now)

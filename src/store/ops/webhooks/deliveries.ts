@@ -90,3 +90,9 @@ export async function nextDeliveryAt (db: Db): Promise<number | null> {
   const r = await db.selectFrom('webhook_deliveries').select(eb => eb.fn.min('next_attempt_at').as('at')).where('status', '=', sql.lit('pending')).executeTakeFirst()
   return r?.at === null || r?.at === undefined ? null : Number(r.at)
 }
+
+/** Drops finished deliveries (delivered or given up) created before `before`: the log's retention. */
+export async function purgeFinishedDeliveries (db: Db, before: number): Promise<number> {
+  const res = await db.deleteFrom('webhook_deliveries').where('status', '!=', sql.lit('pending')).where('created_at', '<', before).executeTakeFirst()
+  return Number(res.numDeletedRows)
+}
