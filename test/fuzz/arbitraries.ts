@@ -26,7 +26,7 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   { arbitrary: nastyString, weight: 4 },
   { arbitrary: fc.jsonValue({ maxDepth: 3 }), weight: 3 },
   { arbitrary: fc.double(), weight: 1 },
-  { arbitrary: fc.integer({ min: 100, max: 2500 }).map(n => nest(n)), weight: 1 },
+  { arbitrary: fc.integer({ min: 65, max: 1000 }).map(n => nest(n)), weight: 1 },
   { arbitrary: fc.integer({ min: 1, max: 3000 }).map(n => Array.from({ length: n }, (_, i) => i)), weight: 1 }
 )
 
