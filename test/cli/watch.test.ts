@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { agentWithSimulatorNumbers, apiClient, createKeyCli, freePort, noonZone, ProcessGroup, recipientPhones, type TruedyProcess } from '../helpers/processes.js'
@@ -89,6 +90,55 @@ describe('truedy watch', () => {
     assert.equal(r.code, 3, r.stderr)
     assert.match(reasonOf(r), new RegExp(`^batch ${id} ended cancelled`))
     assert.match(r.stdout, new RegExp(`^batch ${id} cancelled`))
+  })
+
+  test('a server that goes away while watched is waited for --retry-for seconds, then the watch fails', async () => {
+    // A stand-in server on a fixed port: the batch is active, then the server stops answering,
+    // then (first run only) it comes back with the batch completed.
+    const port = await freePort()
+    const id = 'batch_00000000-0000-0000-0000-0000000000aa'
+    const view = (status: string, done: number) => ({
+      data: {
+        id, name: 'stand-in', status, status_reason: null, total_contacts: 2, completed_contacts: done, successful_contacts: done, voicemail_contacts: 0,
+        no_answer_contacts: 0, failed_contacts: 0, skipped_contacts: 0, pending: 2 - done, in_progress_calls: 2 - done, total_cost_usd: 0
+      }
+    })
+    const serve = async (status: string, done: number): Promise<Server> => {
+      const srv = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(view(status, done))) })
+      await new Promise<void>(resolve => srv.listen(port, '127.0.0.1', resolve))
+      return srv
+    }
+    const close = async (srv: Server): Promise<void> => { srv.closeAllConnections(); await new Promise(resolve => srv.close(resolve)) }
+    const standIn = { TRUEDY_URL: `http://127.0.0.1:${port}`, TRUEDY_API_KEY: key }
+
+    let srv = await serve('active', 1)
+    let seen: () => void = () => {}
+    let down: () => void = () => {}
+    const wasSeen = new Promise<void>(resolve => { seen = resolve })
+    const wentDown = new Promise<void>(resolve => { down = resolve })
+    const back = runCommand(['watch', id, '--interval', '100', '--retry-for', '20'], standIn, 60_000, err => {
+      if (err.includes('watching batch')) seen()
+      if (err.includes('server unreachable, retrying')) down()
+    })
+    await wasSeen
+    await close(srv)
+    await wentDown
+    srv = await serve('completed', 2)
+    const r = await back
+    await close(srv)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /server unreachable, retrying: cannot reach the server at .* \(ECONNREFUSED\)/)
+    assert.match(r.stdout, new RegExp(`^batch ${id} completed: 2 contacts`))
+
+    srv = await serve('active', 1)
+    let seen2: () => void = () => {}
+    const wasSeen2 = new Promise<void>(resolve => { seen2 = resolve })
+    const gone = runCommand(['watch', id, '--interval', '100', '--retry-for', '1'], standIn, 60_000, err => { if (err.includes('watching batch')) seen2() })
+    await wasSeen2
+    await close(srv)
+    const g = await gone
+    assert.equal(g.code, 1)
+    assert.equal(reasonOf(g), `cannot reach the server at http://127.0.0.1:${port} (ECONNREFUSED)`)
   })
 
   test('an unknown batch, a missing key and a server that is down fail at once with one line', async () => {
