@@ -63,6 +63,16 @@ describe('truedy import, dnc import and status', () => {
     assert.match(r.stdout, /imported 2000 rows into folder "tty" \(new\) folder_\S+: 2000 new, 0 updated, 0 skipped, 0 rejected/)
   })
 
+  test('--help documents the operator commands and their settings', async () => {
+    for (const args of [['--help'], ['import', '--help']]) {
+      const r = await runCommand(args, {})
+      assert.equal(r.code, 0)
+      for (const s of ['truedy import FILE.csv [--folder NAME', 'truedy dnc import FILE.csv', 'truedy watch BATCH_ID', 'truedy status', 'TRUEDY_URL', 'TRUEDY_API_KEY']) {
+        assert.ok(r.stdout.includes(s), `${args.join(' ')} mentions ${s}`)
+      }
+    }
+  })
+
   test('dnc import adds the numbers to the suppression list', async () => {
     const csv = file('dnc.csv', 'phone,reason\n+14155553001,asked\n+14155553002,\n+14155553001,dup\nbad,x\n')
     const r = await runCommand(['dnc', 'import', csv], env)
