@@ -37,7 +37,7 @@ describe('event webhook URLs: a private IPv4 address is refused however it is wr
     }), { numRuns: 300 })
   })
 
-  test('6to4 (2002::/16) and IPv4-compatible (::/96) forms', () => {
+  test('6to4 (2002::/16) and IPv4-compatible (::/96) forms (finding, fixed by the lead)', () => {
     fc.assert(fc.property(privateV4, ([a, b, c, d]) => {
       const e = v6Embeddings(a, b, c, d)
       for (const host of [e.sixToFour, e.compatible]) assert.notEqual(webhookUrlProblem(`http://${host}/hook`, false), null, host)
@@ -51,7 +51,7 @@ for (const backend of BACKENDS) {
     before(async () => { t = await startApp(backend) })
     after(async () => { await t?.close() })
 
-    test('the signing secret is not kept in clear in the stored idempotent answer', async () => {
+    test('the signing secret is not kept in clear in the stored idempotent answer (finding, fixed by the lead)', async () => {
       const r = await t.call('POST', '/webhooks', { url: 'https://hooks.example.com/x', events: ['batch.completed'] }, { headers: { 'x-idempotency-key': randomUUID() } })
       assert.equal(r.status, 201, JSON.stringify(r.body))
       const secret = r.body.data.secret as string
