@@ -36,6 +36,8 @@ export const webhookCallbackRoutes: FastifyPluginAsync = async app => {
 
     let body: unknown
     try { body = sjson.parse(raw, { protoAction: 'remove', constructorAction: 'remove' }) } catch { throw errors.badRequest('Malformed JSON body') }
+    // U+0000 cannot be stored (PostgreSQL text); refused like everywhere else in the API.
+    if (raw.includes('\u0000') || /\\u0000/i.test(raw)) throw errors.badRequest('Strings must not contain U+0000')
     const ev = parseRuntimeEvent(body)
     if (typeof ev === 'string') {
       // Signed, but a kind of report this version does not know: acknowledged so the runtime stops retrying.

@@ -127,6 +127,14 @@ async function brakeReason (tx: Tx, batchId: string, p: BatchPolicy, totalCost: 
   return failed / ended.length > p.max_failure_rate ? 'max_failure_rate' : null
 }
 
+/** Longest call duration and highest cost one attempt may record (larger reports are clamped). */
+const MAX_DURATION_SEC = 7 * 86_400
+const MAX_COST_MICROS = 1_000_000_000_000
+
+function bounded (n: number, max: number): number {
+  return Number.isFinite(n) ? Math.min(max, Math.max(0, Math.round(n))) : 0
+}
+
 /** `(VALUES (…), (…)) AS v`: columns are `v.column1`…, the name both stores give VALUES columns. */
 function valuesTable (rows: ReadonlyArray<readonly unknown[]>): RawBuilder<unknown> {
   return sql`(values ${sql.join(rows.map(r => sql`(${sql.join(r.map(x => sql`${x}`))})`))}) as v`
@@ -149,10 +157,10 @@ interface EndedRow { id: string, org_id: string, batch_id: string | null, recipi
 async function applyEnded (tx: Tx, ended: ReadonlyArray<Extract<AppliedEvent, { type: 'ended' }>>, providerIds: Map<string, string>, now: number, fx: EventEffects, acc: Effects): Promise<void> {
   const rows: EndedRow[] = []
   for (const part of chunks(ended, 200)) {
-    const v = valuesTable(part.map(e => [e.callId, e.outcome, e.durationSec, e.costMicros, e.at, (e.reason ?? (e.code ? `code:${e.code}` : e.outcome)).slice(0, 500), providerIds.get(e.callId) ?? null]))
+    const v = valuesTable(part.map(e => [e.callId, e.outcome, bounded(e.durationSec, MAX_DURATION_SEC), bounded(e.costMicros, MAX_COST_MICROS), e.at, (e.reason ?? (e.code ? `code:${e.code}` : e.outcome)).slice(0, 500), providerIds.get(e.callId) ?? null]))
     const res = await sql<EndedRow>`update calls set phase = 'ended', outcome = v.column2, duration_seconds = cast(v.column3 as integer),
       cost_micros = cast(v.column4 as bigint), ended_at = cast(v.column5 as bigint), end_reason = v.column6,
-      provider_call_id = coalesce(calls.provider_call_id, v.column7), owner = null, lease_expires_at = null, updated_at = ${now}
+      provider_call_id = coalesce(calls.provider_call_id, case when exists (select 1 from calls c2 where c2.provider = calls.provider and c2.provider_call_id = v.column7) then null else v.column7 end), owner = null, lease_expires_at = null, updated_at = ${now}
       from ${v} where calls.id = v.column1 and calls.phase in ('claimed', 'dialing', 'ringing', 'in_progress')
       returning calls.id, calls.org_id, calls.batch_id, calls.recipient_id, calls.contact_id, calls.number_id, calls.attempt, calls.outcome, calls.duration_seconds, calls.cost_micros, calls.ended_at`.execute(tx)
     rows.push(...res.rows)
@@ -226,7 +234,9 @@ async function applyGroup (tx: Tx, events: readonly AppliedEvent[], now: number,
   }
   const idsOnly = [...providerIds].filter(([id]) => !ended.has(id))
   for (const part of chunks(idsOnly, 300)) {
-    await sql`update calls set provider_call_id = v.column2 from ${valuesTable(part)} where calls.id = v.column1 and calls.provider_call_id is null`.execute(tx)
+    // A provider id already held by another call (a confused runtime) is not recorded twice: UNIQUE(provider, provider_call_id).
+    await sql`update calls set provider_call_id = v.column2 from ${valuesTable(part)} where calls.id = v.column1 and calls.provider_call_id is null
+      and not exists (select 1 from calls c2 where c2.provider = calls.provider and c2.provider_call_id = v.column2)`.execute(tx)
   }
   const ring = [...ringing].filter(id => !answered.has(id) && !ended.has(id))
   for (const part of chunks(ring, 500)) {
