@@ -19,17 +19,20 @@ import { openPostgresStore } from '../../src/store/postgres/openPostgresStore.js
 import { openSqliteStore } from '../../src/store/sqlite/openSqliteStore.js'
 import type { Store } from '../../src/store/store.js'
 
-const RECIPIENTS = 30
+const RECIPIENTS = 20
 const CONCURRENCY = 5
 const LIVE = ['claimed', 'dialing', 'ringing', 'in_progress']
 const IN_PROGRESS = ['dialing', 'ringing', 'in_progress'] as const
 /**
- * Calls last 0.2–5.4 s (simulated 10–270 s at speed 50), so a SIGTERM finds some in progress and
- * the drain lasts longer than three heartbeats (3 × 100 ms: then a worker counts as dead) and
- * shorter than the grace.
+ * Every call is answered and talks 15–240 simulated seconds (0.5–8 s at speed 30). The SIGTERM
+ * comes while a call of the process is ringing or was answered within the last 100 ms, so the
+ * drain lasts longer than three heartbeats (3 × 100 ms: then a worker counts as dead) and less
+ * than the grace.
  */
 const HEARTBEAT_MS = 100
-const ENV = { SIMULATOR_SPEED: '50', ENGINE_HEARTBEAT_MS: String(HEARTBEAT_MS), SHUTDOWN_TIMEOUT_MS: '30000', ENGINE_CLAIM_TTL_MS: '120000' }
+const ENV = {
+  SIMULATOR_SPEED: '30', SIMULATOR_OUTCOMES: 'answered:1', ENGINE_HEARTBEAT_MS: String(HEARTBEAT_MS), SHUTDOWN_TIMEOUT_MS: '30000', ENGINE_CLAIM_TTL_MS: '120000'
+}
 
 describe('graceful shutdown on SIGTERM', { concurrency: 1 }, () => {
   for (const backend of BACKENDS) {
@@ -67,12 +70,6 @@ describe('graceful shutdown on SIGTERM', { concurrency: 1 }, () => {
         const registered = (await store.db.selectFrom('engine_workers').select('id').execute()).map(w => w.id)
         assert.equal(registered.length, 1, 'the first process runs the only engine so far')
         const firstId = registered[0]
-        // PostgreSQL: another engine that stays up through the drain and shares the batch.
-        // It also serves its metrics (METRICS_PORT), as a worker has no API.
-        const metricsPort = await freePort()
-        const other: TruedyProcess | null = backend === 'postgres'
-          ? await group.start('worker', { env: { ...env, METRICS_PORT: String(metricsPort) }, name: 'other', dialLog: group.file('other.dials.log') })
-          : null
         const api = apiClient(first.url!, key)
         const { agentId, numberIds } = await agentWithSimulatorNumbers(api, store.db, key, 1)
         const timezone = noonZone()
@@ -82,14 +79,24 @@ describe('graceful shutdown on SIGTERM', { concurrency: 1 }, () => {
         })
         assert.equal(r.status, 201, JSON.stringify(r.body).slice(0, 1000))
         const batchId = r.body.data.id as string
-        // 1. Mid-run: some recipients done, calls of the first process in progress.
-        const liveAtTerm = await pollUntil('calls of the first process in progress, a few recipients done', async () => {
+        // PostgreSQL: another engine that runs through the drain, then shares the rest of the batch.
+        // It starts once the first holds the batch's slots (a worker re-claims the slot its ended
+        // call frees, so the first keeps calls in progress). It serves its metrics on METRICS_PORT.
+        const metricsPort = await freePort()
+        const other: TruedyProcess | null = backend === 'postgres'
+          ? await group.start('worker', { env: { ...env, METRICS_PORT: String(metricsPort) }, name: 'other', dialLog: group.file('other.dials.log') })
+          : null
+        // 1. Mid-run: some recipients done, a call of the first process with most of its talk ahead.
+        const liveAtTerm = await pollUntil('a call of the first process ringing or just answered, a few recipients done', async () => {
           const b = (await api('GET', `/batch-calls/${batchId}`)).body.data
           if (b.completed_contacts < 3) return undefined
-          const calls = await store.db.selectFrom('calls').select(['id', 'phase', 'owner']).where('batch_id', '=', batchId)
+          const calls = await store.db.selectFrom('calls').select(['id', 'phase', 'owner', 'answered_at']).where('batch_id', '=', batchId)
             .where('owner', '=', firstId).where('phase', 'in', IN_PROGRESS).execute()
-          return calls.length >= 1 ? calls : undefined
-        }, 30_000, 20, async () => first.output())
+          return calls.some(c => c.phase !== 'in_progress' || Number(c.answered_at) > Date.now() - 100) ? calls : undefined
+        }, 30_000, 20, async () => {
+          const calls = await store.db.selectFrom('calls').select(['owner', 'phase', eb => eb.fn.countAll<number>().as('n')]).where('batch_id', '=', batchId).groupBy(['owner', 'phase']).execute()
+          return `first is ${firstId}; calls: ${JSON.stringify(calls)}\n${first.output()}`
+        })
         first.child.kill('SIGTERM')
         const termAt = Date.now()
 
