@@ -1,0 +1,214 @@
+/**
+ * Load (issue 7; RELIABILITY.md "Load"): autocannon against `GET /batch-calls/{id}` and
+ * `GET /batch-calls` of a real `truedy serve` process while its own engine holds ~1,000 simulated
+ * calls live (10 batches × max_concurrent_calls 100 — the per-batch maximum — on simulator calls that
+ * last 17–250 s: SIMULATOR_SPEED 1, every call answered), side by side with a bare Fastify route
+ * (bench/loadBareFastify.ts, a separate process) in the same run. The rate limit is off
+ * (RATE_LIMIT_ENABLED=false). Rounds alternate bare → by id → list so drifting machine load hits
+ * all three alike.
+ *
+ *   npx tsx bench/load.ts [--store=sqlite,postgres] [--duration=10] [--connections=10] [--rounds=3]
+ *     [--batches=10] [--per-batch=300] [--quiet-wait-s=300] [--no-wait]
+ *
+ * Environment: LOAD_SERVER_NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: profiles the
+ * truedy server; written when it stops). Prints Markdown tables; JSON to bench/out/.
+ */
+import { execSync, spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+import { createPgDatabase, dropPgDatabase } from '../test/helpers/backends.js'
+import { agentWithSimulatorNumbers, apiClient, createKeyCli, freePort, noonZone, ProcessGroup, readDialLogs, recipientPhones, REPO_ROOT } from '../test/helpers/processes.js'
+import { openPostgresStore } from '../src/store/postgres/openPostgresStore.js'
+import { openSqliteStore } from '../src/store/sqlite/openSqliteStore.js'
+import type { Store } from '../src/store/store.js'
+
+function arg (name: string, def: string): string {
+  const a = process.argv.find(x => x.startsWith(`--${name}=`))
+  return a ? a.slice(name.length + 3) : def
+}
+const STORES = arg('store', 'sqlite').split(',')
+const DURATION = Number(arg('duration', '10'))
+const CONNECTIONS = Number(arg('connections', '10'))
+const ROUNDS = Number(arg('rounds', '3'))
+const BATCHES = Number(arg('batches', '10'))
+const PER_BATCH = Number(arg('per-batch', '300'))
+const CONCURRENCY = 100
+const QUIET_WAIT_S = Number(arg('quiet-wait-s', '300'))
+const NO_WAIT = process.argv.includes('--no-wait')
+
+const load = (): string => loadavg().map(x => x.toFixed(2)).join(' ')
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+interface Shot { target: string, round: number, reqPerSec: number, p50: number, p99: number, max: number, requests: number, errors: number, timeouts: number, non2xx: number, liveBefore: number, liveAfter: number, load: string }
+
+async function cannon (url: string, headers: Record<string, string>): Promise<autocannon.Result> {
+  return await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers })
+}
+
+/** Calls live at the simulated carrier now: D lines without an E line (the carrier's log). */
+function liveAtCarrier (logFile: string): number {
+  const { dials, ends } = readDialLogs([logFile])
+  const ended = new Set(ends.map(e => e.callId))
+  return dials.filter(d => !ended.has(d.callId)).length
+}
+
+async function startBare (): Promise<{ url: string, child: ChildProcess }> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'loadBareFastify.ts'), String(port)], { cwd: REPO_ROOT, stdio: 'inherit' })
+  const url = `http://127.0.0.1:${port}/ping`
+  for (let i = 0; i < 300; i++) {
+    try { if ((await fetch(url)).ok) return { url, child } } catch { /* not yet */ }
+    await sleep(100)
+  }
+  throw new Error('the bare Fastify server did not start')
+}
+
+async function waitQuiet (): Promise<void> {
+  if (NO_WAIT) return
+  const t0 = Date.now()
+  while (loadavg()[0] >= 1.5 && Date.now() - t0 < QUIET_WAIT_S * 1000) {
+    console.log(`  load average ${load()}: waiting for < 1.5 (${Math.round((Date.now() - t0) / 1000)} s so far)`)
+    await sleep(15_000)
+  }
+}
+
+async function runStore (storeName: string): Promise<{ store: string, shots: Shot[], setup: Record<string, unknown> }> {
+  const group = new ProcessGroup(`load-${storeName}`)
+  let pgUrl: string | null = null
+  let dataDir: string | null = null
+  let store: Store | null = null
+  let bare: ChildProcess | null = null
+  try {
+    let env: Record<string, string>
+    if (storeName === 'postgres') {
+      pgUrl = await createPgDatabase()
+      env = { DATABASE_URL: pgUrl }
+      store = openPostgresStore({ url: pgUrl, poolSize: 2 })
+    } else {
+      dataDir = mkdtempSync(join(tmpdir(), 'truedy-load-'))
+      env = { DATA_DIR: dataDir }
+      store = openSqliteStore({ file: join(dataDir, 'truedy.db') })
+    }
+    const key = await createKeyCli(env, 'load')
+    // Production-like engine timings (not the tests' fast ones); long calls; no rate limit.
+    const serveEnv: Record<string, string> = {
+      ...env,
+      RATE_LIMIT_ENABLED: 'false',
+      LOG_LEVEL: 'warn',
+      SIMULATOR_SPEED: '1',
+      SIMULATOR_OUTCOMES: 'answered:1',
+      ENGINE_POLL_MS: '1000',
+      ENGINE_HEARTBEAT_MS: '5000',
+      ...(process.env.LOAD_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.LOAD_SERVER_NODE_OPTIONS } : {})
+    }
+    const serve = await group.start('serve', { env: serveEnv, name: 'serve' })
+    const b = await startBare()
+    bare = b.child
+    const api = apiClient(serve.url!, key)
+    const { agentId, numberIds } = await agentWithSimulatorNumbers(api, store.db, key, 10)
+    const timezone = noonZone()
+    const batchIds: string[] = []
+    for (let i = 0; i < BATCHES; i++) {
+      const r = await api('POST', '/batch-calls', {
+        name: `load ${i}`, agent_id: agentId, phone_number_ids: numberIds,
+        contacts: recipientPhones(PER_BATCH, `4155${String(10 + i)}`).map(p => ({ phone_number: p })),
+        timezone, working_days: [1, 2, 3, 4, 5, 6, 7], max_concurrent_calls: CONCURRENCY, auto_start: true
+      })
+      if (r.status !== 201) throw new Error(`batch create: ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`)
+      batchIds.push(r.body.data.id as string)
+    }
+    const target = BATCHES * CONCURRENCY
+    const t0 = Date.now()
+    let live = 0
+    while ((live = liveAtCarrier(serve.dialLog)) < target * 0.98) {
+      if (Date.now() - t0 > 180_000) throw new Error(`only ${live} calls live after 180 s`)
+      await sleep(500)
+    }
+    const rampMs = Date.now() - t0
+    console.log(`[${storeName}] ${live} calls live at the carrier after ${rampMs} ms`)
+    await waitQuiet()
+    const headers = { authorization: `Bearer ${key}` }
+    const targets: Array<[string, string, Record<string, string>]> = [
+      ['bare Fastify GET /ping', b.url, {}],
+      ['GET /batch-calls/{id}', `${serve.url!}/api/public/v1/batch-calls/${batchIds[0]}`, headers],
+      ['GET /batch-calls', `${serve.url!}/api/public/v1/batch-calls`, headers]
+    ]
+    // Warm-up (JIT, caches) — not recorded.
+    for (const [, url, h] of targets) await autocannon({ url, connections: CONNECTIONS, duration: 2, headers: h })
+    const shots: Shot[] = []
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [name, url, h] of targets) {
+        const liveBefore = liveAtCarrier(serve.dialLog)
+        const l0 = load()
+        const r = await cannon(url, h)
+        shots.push({
+          target: name, round, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, requests: r.requests.total,
+          errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx, liveBefore, liveAfter: liveAtCarrier(serve.dialLog), load: `${l0} → ${load()}`
+        })
+        const s = shots.at(-1)!
+        console.log(`  [${storeName}] round ${round} ${name}: ${s.reqPerSec.toFixed(0)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, errors ${s.errors + s.timeouts + s.non2xx}, live ${liveBefore}→${s.liveAfter}, load ${s.load}`)
+      }
+    }
+    if (serve.exitStatus() !== null) throw new Error(`serve exited during the run:\n${serve.output()}`)
+    await serve.stop(15_000)
+    return { store: storeName, shots, setup: { batches: BATCHES, perBatch: PER_BATCH, concurrency: CONCURRENCY, rampMs, liveAtStart: live } }
+  } finally {
+    bare?.kill('SIGKILL')
+    await group.cleanup()
+    await store?.close()
+    if (pgUrl) await dropPgDatabase(pgUrl)
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+function summarize (shots: Shot[]): Array<Record<string, string | number>> {
+  const names = [...new Set(shots.map(s => s.target))]
+  const bareRps = median(shots.filter(s => s.target === names[0]).map(s => s.reqPerSec))
+  return names.map(n => {
+    const own = shots.filter(s => s.target === n)
+    const rps = median(own.map(s => s.reqPerSec))
+    return {
+      target: n,
+      'req/s (median of rounds)': Math.round(rps),
+      '% of bare': `${Math.round((100 * rps) / bareRps)} %`,
+      'p99 ms (worst round)': Math.max(...own.map(s => s.p99)),
+      'p99 ms (median)': median(own.map(s => s.p99)),
+      requests: own.reduce((a, s) => a + s.requests, 0),
+      errors: own.reduce((a, s) => a + s.errors + s.timeouts + s.non2xx, 0),
+      'live calls (min)': Math.min(...own.map(s => Math.min(s.liveBefore, s.liveAfter)))
+    }
+  })
+}
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+const machine = {
+  nproc: cpus().length,
+  lscpu: execSync('lscpu | head -n 15').toString(),
+  node: process.version,
+  loadAtStart: load()
+}
+console.log(`machine: ${machine.nproc} cores, node ${machine.node}, load ${machine.loadAtStart}\n${machine.lscpu}`)
+console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per shot, ${ROUNDS} rounds`)
+const results = []
+for (const s of STORES) {
+  const r = await runStore(s)
+  const table = summarize(r.shots)
+  console.log(`\n### ${s}`)
+  const cols = Object.keys(table[0])
+  console.log(`| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|`)
+  for (const row of table) console.log(`| ${cols.map(c => String(row[c])).join(' | ')} |`)
+  results.push({ ...r, table })
+}
+const loadAtEnd = load()
+console.log(`\nload average at the end: ${loadAtEnd}`)
+const outDir = join(REPO_ROOT, 'bench', 'out')
+mkdirSync(outDir, { recursive: true })
+const file = join(outDir, `load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+writeFileSync(file, JSON.stringify({ argv: process.argv.slice(2), machine: { ...machine, loadAtEnd }, connections: CONNECTIONS, durationS: DURATION, rounds: ROUNDS, results }, null, 2))
+console.log(`result: ${file}`)
