@@ -8,18 +8,19 @@
  * all three alike.
  *
  *   npx tsx bench/load.ts [--store=sqlite,postgres] [--duration=10] [--connections=10] [--rounds=3]
- *     [--batches=10] [--per-batch=300] [--quiet-wait-s=300] [--no-wait]
+ *     [--batches=10] [--per-batch=800] [--quiet-wait-s=300] [--no-wait] [--targets=bare,id,list]
  *
- * Environment: LOAD_SERVER_NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`: profiles the
- * truedy server; written when it stops). Prints Markdown tables; JSON to bench/out/.
+ * Environment: LOAD_SERVER_NODE_ARGS (node flags of the truedy server, space-separated, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof`: the profile is written when it stops). Prints Markdown
+ * tables; JSON to bench/out/.
  */
 import { execSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { createPgDatabase, dropPgDatabase } from '../test/helpers/backends.js'
-import { agentWithSimulatorNumbers, apiClient, createKeyCli, freePort, noonZone, ProcessGroup, readDialLogs, recipientPhones, REPO_ROOT } from '../test/helpers/processes.js'
+import { agentWithSimulatorNumbers, apiClient, childEnv, CLI, createKeyCli, freePort, noonZone, readDialLogs, recipientPhones, REPO_ROOT } from '../test/helpers/processes.js'
 import { openPostgresStore } from '../src/store/postgres/openPostgresStore.js'
 import { openSqliteStore } from '../src/store/sqlite/openSqliteStore.js'
 import type { Store } from '../src/store/store.js'
@@ -33,10 +34,12 @@ const DURATION = Number(arg('duration', '10'))
 const CONNECTIONS = Number(arg('connections', '10'))
 const ROUNDS = Number(arg('rounds', '3'))
 const BATCHES = Number(arg('batches', '10'))
-const PER_BATCH = Number(arg('per-batch', '300'))
+const PER_BATCH = Number(arg('per-batch', '800'))
 const CONCURRENCY = 100
 const QUIET_WAIT_S = Number(arg('quiet-wait-s', '300'))
 const NO_WAIT = process.argv.includes('--no-wait')
+/** Which targets to measure (bare, id, list); profiling one route alone: --targets=list. */
+const TARGETS = new Set(arg('targets', 'bare,id,list').split(','))
 
 const load = (): string => loadavg().map(x => x.toFixed(2)).join(' ')
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -54,15 +57,28 @@ function liveAtCarrier (logFile: string): number {
   return dials.filter(d => !ended.has(d.callId)).length
 }
 
-async function startBare (): Promise<{ url: string, child: ChildProcess }> {
-  const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'loadBareFastify.ts'), String(port)], { cwd: REPO_ROOT, stdio: 'inherit' })
-  const url = `http://127.0.0.1:${port}/ping`
-  for (let i = 0; i < 300; i++) {
-    try { if ((await fetch(url)).ok) return { url, child } } catch { /* not yet */ }
+/** Spawns `node ...args`, output to `logFile`; resolves once `readyUrl` answers 200. */
+async function spawnReady (args: string[], env: NodeJS.ProcessEnv, readyUrl: string, logFile: string): Promise<ChildProcess> {
+  const fd = openSync(logFile, 'a')
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['ignore', fd, fd] })
+  closeSync(fd)
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null || child.signalCode !== null) break
+    try { if ((await fetch(readyUrl)).ok) return child } catch { /* not yet */ }
     await sleep(100)
   }
-  throw new Error('the bare Fastify server did not start')
+  child.kill('SIGKILL')
+  throw new Error(`${args.join(' ')} did not become ready:\n${readFileSync(logFile, 'utf8').slice(-3000)}`)
+}
+
+/** Stops a child with SIGTERM (a --cpu-prof profile is written on a clean exit), SIGKILL after 15 s. */
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const gone = new Promise(resolve => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  const t = setTimeout(() => { child.kill('SIGKILL') }, 15_000)
+  await gone
+  clearTimeout(t)
 }
 
 async function waitQuiet (): Promise<void> {
@@ -75,11 +91,15 @@ async function waitQuiet (): Promise<void> {
 }
 
 async function runStore (storeName: string): Promise<{ store: string, shots: Shot[], setup: Record<string, unknown> }> {
-  const group = new ProcessGroup(`load-${storeName}`)
+  const work = mkdtempSync(join(tmpdir(), `truedy-load-${storeName}-`))
+  let serve: ChildProcess | null = null
   let pgUrl: string | null = null
   let dataDir: string | null = null
   let store: Store | null = null
   let bare: ChildProcess | null = null
+  // Wait for a quiet machine before anything of ours runs (the load average then counts only others).
+  await waitQuiet()
+  const loadBeforeSetup = load()
   try {
     let env: Record<string, string>
     if (storeName === 'postgres') {
@@ -101,12 +121,17 @@ async function runStore (storeName: string): Promise<{ store: string, shots: Sho
       SIMULATOR_OUTCOMES: 'answered:1',
       ENGINE_POLL_MS: '1000',
       ENGINE_HEARTBEAT_MS: '5000',
-      ...(process.env.LOAD_SERVER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.LOAD_SERVER_NODE_OPTIONS } : {})
+      SHUTDOWN_TIMEOUT_MS: '1000'
     }
-    const serve = await group.start('serve', { env: serveEnv, name: 'serve' })
-    const b = await startBare()
-    bare = b.child
-    const api = apiClient(serve.url!, key)
+    const port = await freePort()
+    const serveUrl = `http://127.0.0.1:${port}`
+    const dialLog = join(work, 'dials.log')
+    const serveArgs = [...(process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), CLI, 'serve']
+    serve = await spawnReady(serveArgs, childEnv({ ...serveEnv, HOST: '127.0.0.1', PORT: String(port), SIMULATOR_DIAL_LOG: dialLog }), `${serveUrl}/readyz`, join(work, 'serve.log'))
+    const barePort = await freePort()
+    const bareUrl = `http://127.0.0.1:${barePort}/ping`
+    bare = await spawnReady(['--import', 'tsx', join(REPO_ROOT, 'bench', 'loadBareFastify.ts'), String(barePort)], process.env, bareUrl, join(work, 'bare.log'))
+    const api = apiClient(serveUrl, key)
     const { agentId, numberIds } = await agentWithSimulatorNumbers(api, store.db, key, 10)
     const timezone = noonZone()
     const batchIds: string[] = []
@@ -122,41 +147,41 @@ async function runStore (storeName: string): Promise<{ store: string, shots: Sho
     const target = BATCHES * CONCURRENCY
     const t0 = Date.now()
     let live = 0
-    while ((live = liveAtCarrier(serve.dialLog)) < target * 0.98) {
+    while ((live = liveAtCarrier(dialLog)) < target * 0.98) {
       if (Date.now() - t0 > 180_000) throw new Error(`only ${live} calls live after 180 s`)
       await sleep(500)
     }
     const rampMs = Date.now() - t0
     console.log(`[${storeName}] ${live} calls live at the carrier after ${rampMs} ms`)
-    await waitQuiet()
     const headers = { authorization: `Bearer ${key}` }
-    const targets: Array<[string, string, Record<string, string>]> = [
-      ['bare Fastify GET /ping', b.url, {}],
-      ['GET /batch-calls/{id}', `${serve.url!}/api/public/v1/batch-calls/${batchIds[0]}`, headers],
-      ['GET /batch-calls', `${serve.url!}/api/public/v1/batch-calls`, headers]
-    ]
+    const targets = ([
+      ['bare', 'bare Fastify GET /ping', bareUrl, {}],
+      ['id', 'GET /batch-calls/{id}', `${serveUrl}/api/public/v1/batch-calls/${batchIds[0]}`, headers],
+      ['list', 'GET /batch-calls', `${serveUrl}/api/public/v1/batch-calls`, headers]
+    ] satisfies Array<[string, string, string, Record<string, string>]>).filter(t => TARGETS.has(t[0])).map(t => t.slice(1) as [string, string, Record<string, string>])
     // Warm-up (JIT, caches) — not recorded.
     for (const [, url, h] of targets) await autocannon({ url, connections: CONNECTIONS, duration: 2, headers: h })
     const shots: Shot[] = []
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [name, url, h] of targets) {
-        const liveBefore = liveAtCarrier(serve.dialLog)
+        const liveBefore = liveAtCarrier(dialLog)
         const l0 = load()
         const r = await cannon(url, h)
         shots.push({
           target: name, round, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, requests: r.requests.total,
-          errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx, liveBefore, liveAfter: liveAtCarrier(serve.dialLog), load: `${l0} → ${load()}`
+          errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx, liveBefore, liveAfter: liveAtCarrier(dialLog), load: `${l0} → ${load()}`
         })
         const s = shots.at(-1)!
         console.log(`  [${storeName}] round ${round} ${name}: ${s.reqPerSec.toFixed(0)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, errors ${s.errors + s.timeouts + s.non2xx}, live ${liveBefore}→${s.liveAfter}, load ${s.load}`)
       }
     }
-    if (serve.exitStatus() !== null) throw new Error(`serve exited during the run:\n${serve.output()}`)
-    await serve.stop(15_000)
-    return { store: storeName, shots, setup: { batches: BATCHES, perBatch: PER_BATCH, concurrency: CONCURRENCY, rampMs, liveAtStart: live } }
+    if (serve.exitCode !== null || serve.signalCode !== null) throw new Error(`serve exited during the run:\n${readFileSync(join(work, 'serve.log'), 'utf8').slice(-3000)}`)
+    await stop(serve)
+    return { store: storeName, shots, setup: { batches: BATCHES, perBatch: PER_BATCH, concurrency: CONCURRENCY, rampMs, liveAtStart: live, loadBeforeSetup } }
   } finally {
     bare?.kill('SIGKILL')
-    await group.cleanup()
+    serve?.kill('SIGKILL')
+    rmSync(work, { recursive: true, force: true })
     await store?.close()
     if (pgUrl) await dropPgDatabase(pgUrl)
     if (dataDir) rmSync(dataDir, { recursive: true, force: true })
@@ -199,7 +224,7 @@ const results = []
 for (const s of STORES) {
   const r = await runStore(s)
   const table = summarize(r.shots)
-  console.log(`\n### ${s}`)
+  console.log(`\n### ${s} (load average before setup ${String(r.setup.loadBeforeSetup)})`)
   const cols = Object.keys(table[0])
   console.log(`| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|`)
   for (const row of table) console.log(`| ${cols.map(c => String(row[c])).join(' | ')} |`)
