@@ -15,7 +15,11 @@ export async function cmdWorker (config: Config): Promise<void> {
     ? await startMetricsServer({ port: config.metricsPort, host: config.host, metrics, store, isDraining: () => draining, log })
     : null
   if (server) log.info({ port: config.metricsPort }, 'worker metrics serving')
+  // The engine's timers are unref'd and its sockets can all close at once (PostgreSQL restarted):
+  // this handle keeps the worker alive until it is told to stop.
+  const keepAlive = setInterval(() => {}, 3_600_000)
   onSignals(log, config, async () => {
+    clearInterval(keepAlive)
     draining = true
     metrics.draining.set(1)
     await engine.stop(config.shutdownTimeoutMs)

@@ -30,6 +30,11 @@ export function openPostgresStore (opts: PostgresOptions): Store {
     idle_in_transaction_session_timeout: 60_000
   })
   pool.on('error', () => { /* a broken idle connection is dropped and replaced by the pool */ })
+  // A connection the server ends while it is checked out (57P01 on a PostgreSQL restart,
+  // pg_terminate_backend) emits 'error' on its client: the query in flight fails and is retried or
+  // reported by its caller, and the pool drops the client when it is released. Without a listener
+  // the event would crash the process.
+  pool.on('connect', client => { client.on('error', () => {}) })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
 
   const handlers = new Map<string, Set<(payload: string) => void>>()
