@@ -298,6 +298,9 @@ async function rawPostgres (): Promise<RawResult> {
     const { orgId, folderId } = await orgAndFolder(store)
     await store.close()
     const client = new pg.Client({ connectionString: url })
+    // A session ended by the server (e.g. PostgreSQL restarted while this waits for a quiet machine)
+    // must fail the step, with its database dropped, not crash the run from an unhandled 'error' event.
+    client.on('error', err => { console.error(`raw pg: connection lost: ${err.message}`) })
     await client.connect()
     try {
       const k = INSERT_COLUMNS.length
