@@ -1,3 +1,7 @@
+import { createReadStream, createWriteStream } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { CsvFormatError, readContactCsv, type CsvItem } from '../domain/contactCsv.js'
 import { errors } from '../errors.js'
@@ -38,4 +42,54 @@ export async function openCsvRows (source: Readable, maxBytes: number): Promise<
       await it.return?.()
     }
   })()
+}
+
+/**
+ * An upload whose size is not known to be within `maxBytes` (no Content-Length, e.g. chunked, or a
+ * multipart body larger than the limit) is first written to a temporary file, counting its bytes:
+ * past the limit the request is refused (413) before a single row is imported, so a rejected upload
+ * leaves the database as it was. A body whose Content-Length is within the limit streams straight in.
+ */
+export async function boundedUpload (source: Readable, contentLength: string | undefined, maxBytes: number): Promise<Readable> {
+  const declared = contentLength === undefined ? NaN : Number(contentLength)
+  if (Number.isFinite(declared) && declared > 0 && declared <= maxBytes) return source
+  const dir = await mkdtemp(join(tmpdir(), 'truedy-upload-'))
+  const file = join(dir, 'upload.csv')
+  try {
+    await spool(source, file, maxBytes)
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true })
+    throw csvError(e, maxBytes)
+  }
+  const out = createReadStream(file)
+  out.once('close', () => { void rm(dir, { recursive: true, force: true }) })
+  return out
+}
+
+/**
+ * Copies `source` to `file`, failing with `too_large` past `maxBytes`. On failure the rest of the
+ * upload is read and dropped (not destroyed), so the client still gets the answer.
+ */
+async function spool (source: Readable, file: string, maxBytes: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const out = createWriteStream(file)
+    let seen = 0
+    let failed = false
+    const fail = (e: unknown): void => {
+      if (failed) return
+      failed = true
+      out.destroy()
+      source.resume()
+      reject(e)
+    }
+    source.on('data', (chunk: Buffer) => {
+      if (failed) return
+      seen += chunk.length
+      if (seen > maxBytes) { fail(new CsvFormatError('too_large', 'file too large')); return }
+      if (!out.write(chunk)) { source.pause(); out.once('drain', () => { source.resume() }) }
+    })
+    source.once('end', () => { if (!failed) out.end(() => { resolve() }) })
+    source.once('error', fail)
+    out.once('error', fail)
+  })
 }

@@ -8,7 +8,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
 import { CsvFormatError } from '../../domain/contactCsv.js'
-import { csvError, MULTIPART_OVERHEAD_BYTES, openCsvRows } from '../csvUpload.js'
+import { boundedUpload, csvError, MULTIPART_OVERHEAD_BYTES, openCsvRows } from '../csvUpload.js'
 import { normalizeId } from '../../domain/ids.js'
 import { errors, type ValidationIssue } from '../../errors.js'
 import { ensureDefaultFolder, getFolder } from '../../store/ops/folders.js'
@@ -38,7 +38,7 @@ export const contactImportRoutes: FastifyPluginAsyncTypebox = async app => {
     const orgId = req.auth!.orgId
     const named = r.folderId === undefined ? undefined : normalizeId('folder', r.folderId)
     if (named !== undefined && !await getFolder(store.db, orgId, named)) throw errors.notFound('folder', r.folderId!)
-    const rows = await openCsvRows(r.source, config.csvMaxBytes)
+    const rows = await openCsvRows(await boundedUpload(r.source, req.headers['content-length'], config.csvMaxBytes), config.csvMaxBytes)
     const now = clock.now()
     const folderId = named ?? (await ensureDefaultFolder(store.db, orgId, now)).id
     let summary

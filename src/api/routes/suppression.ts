@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
 import { CsvFormatError } from '../../domain/contactCsv.js'
-import { csvError, MULTIPART_OVERHEAD_BYTES, openCsvRows } from '../csvUpload.js'
+import { boundedUpload, csvError, MULTIPART_OVERHEAD_BYTES, openCsvRows } from '../csvUpload.js'
 import { normalizePhone } from '../../domain/phone.js'
 import { isoMicros } from '../../domain/time.js'
 import { errors } from '../../errors.js'
@@ -43,7 +43,7 @@ export const suppressionRoutes: FastifyPluginAsyncTypebox = async app => {
 
   /** Reads the header first (a bad file is refused before anything is written), then streams the rows in. */
   async function runImport (req: FastifyRequest, source: Readable) {
-    const rows = await openCsvRows(source, config.csvMaxBytes)
+    const rows = await openCsvRows(await boundedUpload(source, req.headers['content-length'], config.csvMaxBytes), config.csvMaxBytes)
     try {
       const summary = await importSuppressed(store, req.auth!.orgId, rows, clock.now())
       const { error_details: _details, ...counts } = summary
