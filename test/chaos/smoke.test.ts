@@ -1,5 +1,5 @@
 // A small chaos run for CI (< 60 s): the harness of bench/chaos (RELIABILITY.md "Chaos") on 300
-// recipients. PostgreSQL: an API process and 3 workers, a random worker SIGKILLed every ~3 s and
+// recipients. PostgreSQL: an API process and 3 workers, a random worker SIGKILLed every ~2 s and
 // replaced, the API SIGKILLed once (PostgreSQL itself is not restarted here: other suites share the
 // server). SQLite: the single `serve` SIGKILLed and restarted twice. Both: the daily cap is hit and
 // lifted. Every check of the audit must hold: nobody dialled twice per attempt or over the attempt
@@ -22,7 +22,7 @@ function assertChecks (r: ChaosResult): void {
 describe('chaos smoke', { concurrency: true }, () => {
   if (BACKENDS.includes('postgres')) {
     test('PostgreSQL: workers and the API SIGKILLed while a batch runs', async () => {
-      const r = await runPostgresChaos({ ...campaign, workers: 3, speed: 200, killEveryMs: 3000, killApiAt: 0.2, restartPgAt: null, timeoutMs: 50_000, log })
+      const r = await runPostgresChaos({ ...campaign, workers: 3, speed: 200, killEveryMs: 2000, killApiAt: 0.2, restartPgAt: null, timeoutMs: 50_000, log })
       assert.ok(r.workerKills >= 2, `at least 2 worker kills (got ${r.workerKills})`)
       assert.equal(r.serveKills, 1)
       assertChecks(r)
