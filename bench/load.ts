@@ -20,10 +20,11 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import { createPgDatabase, dropPgDatabase } from '../test/helpers/backends.js'
-import { agentWithSimulatorNumbers, apiClient, childEnv, CLI, createKeyCli, freePort, noonZone, readDialLogs, recipientPhones, REPO_ROOT } from '../test/helpers/processes.js'
+import { agentWithSimulatorNumbers, apiClient, childEnv, createKeyCli, freePort, noonZone, readDialLogs, recipientPhones, REPO_ROOT } from '../test/helpers/processes.js'
 import { openPostgresStore } from '../src/store/postgres/openPostgresStore.js'
 import { openSqliteStore } from '../src/store/sqlite/openSqliteStore.js'
 import type { Store } from '../src/store/store.js'
+import { CLI as SERVE_CLI, prepareServe, SERVE_NODE_ARGS } from './serveProcess.js'
 
 function arg (name: string, def: string): string {
   const a = process.argv.find(x => x.startsWith(`--${name}=`))
@@ -126,7 +127,8 @@ async function runStore (storeName: string): Promise<{ store: string, shots: Sho
     const port = await freePort()
     const serveUrl = `http://127.0.0.1:${port}`
     const dialLog = join(work, 'dials.log')
-    const serveArgs = [...(process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), CLI, 'serve']
+    // The server runs as `npm start` runs it (compiled build, its node flags) unless BENCH_SERVE=sources.
+    const serveArgs = [...SERVE_NODE_ARGS, ...(process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), SERVE_CLI, 'serve']
     serve = await spawnReady(serveArgs, childEnv({ ...serveEnv, HOST: '127.0.0.1', PORT: String(port), SIMULATOR_DIAL_LOG: dialLog }), `${serveUrl}/readyz`, join(work, 'serve.log'))
     const barePort = await freePort()
     const bareUrl = `http://127.0.0.1:${barePort}/ping`
@@ -221,6 +223,7 @@ const machine = {
 console.log(`machine: ${machine.nproc} cores, node ${machine.node}, load ${machine.loadAtStart}\n${machine.lscpu}`)
 console.log(`autocannon: ${CONNECTIONS} connections, ${DURATION} s per shot, ${ROUNDS} rounds`)
 const results = []
+prepareServe()
 for (const s of STORES) {
   const r = await runStore(s)
   const table = summarize(r.shots)
