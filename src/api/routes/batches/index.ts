@@ -186,6 +186,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
       return await reply.code(200).send(ok(req, { ...report, batch_id: null }))
     }
     const row = await createBatch(store, draft, now)
+    req.log.info({ batch_id: row.id, total_contacts: row.total_contacts, status: row.status }, 'batch created')
     if (row.status === 'active' || row.status === 'scheduled') engine.wake(row.id)
     const view = await getBatch(store.db, orgId, row.id)
     return await reply.code(201).send(ok(req, presentBatch(view!)))
