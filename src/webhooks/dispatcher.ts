@@ -3,9 +3,9 @@ import type { CredentialsBox } from '../credentials/credentialsBox.js'
 import { coerceError } from '../errors.js'
 import type { Store } from '../store/store.js'
 import { leaseDueDeliveries, markAttemptFailed, markDelivered, nextDeliveryAt, type DueDelivery } from '../store/ops/webhooks/deliveries.js'
+import { signatureDigest } from '../telephony/webhook/signature.js'
 import type { WebhookSender } from './sender.js'
 import { openWebhookSecret } from './secrets.js'
-import { webhookSignature } from './signing.js'
 
 export interface DispatcherOptions {
   /** Longest wait between two looks at the outbox. */
@@ -140,7 +140,8 @@ export class WebhookDispatcher {
       'x-truedy-event': d.event,
       'x-truedy-delivery': d.id,
       'x-truedy-timestamp': String(ts),
-      'x-truedy-signature': webhookSignature(secret, ts, d.payload)
+      // API.md: hex HMAC-SHA256(secret, `${timestamp}.${raw_body}`) — the same digest as the runtime callbacks' v1.
+      'x-truedy-signature': signatureDigest(secret, ts, d.payload)
     })
     if (res.statusCode !== null && res.statusCode >= 200 && res.statusCode < 300) {
       await markDelivered(store.db, d.seq, res, clock.now())

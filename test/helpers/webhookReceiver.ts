@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { timingSafeEqual } from 'node:crypto'
-import { webhookSignature } from '../../src/webhooks/signing.js'
+import { createHmac, timingSafeEqual } from 'node:crypto'
 
 export interface Received {
   headers: Record<string, string | string[] | undefined>
@@ -48,10 +47,10 @@ export class WebhookReceiver {
   accepted (): Received[] { return this.requests.filter(r => r.answered >= 200 && r.answered < 300) }
 }
 
-/** Verifies `X-Truedy-Signature` over the raw body the way a receiver should (constant time). */
+/** Verifies `X-Truedy-Signature` over the raw body the way a receiver should (constant time), from API.md's formula. */
 export function signatureValid (r: Received, secret: string): boolean {
   const ts = Number(r.headers['x-truedy-timestamp'])
   const got = String(r.headers['x-truedy-signature'] ?? '')
   if (!Number.isInteger(ts) || !/^[0-9a-f]{64}$/.test(got)) return false
-  return timingSafeEqual(Buffer.from(got, 'hex'), Buffer.from(webhookSignature(secret, ts, r.raw), 'hex'))
+  return timingSafeEqual(Buffer.from(got, 'hex'), createHmac('sha256', secret).update(`${ts}.${r.raw}`).digest())
 }

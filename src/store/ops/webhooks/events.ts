@@ -2,15 +2,7 @@ import { callView } from '../../../domain/callView.js'
 import { microsToUsd } from '../../../domain/time.js'
 import type { BackendProfile, Tx } from '../../store.js'
 import type { StatusChange } from '../engine/claimBatch.js'
-import { recordEvents, type OutboxEvent } from './outbox.js'
-
-/** Organizations among `orgIds` with at least one endpoint (one indexed read). */
-async function subscribed (tx: Tx, orgIds: Iterable<string>): Promise<Set<string>> {
-  const ids = [...new Set(orgIds)]
-  if (ids.length === 0) return new Set()
-  const rows = await tx.selectFrom('webhooks').select('org_id').distinct().where('org_id', 'in', ids).execute()
-  return new Set(rows.map(r => r.org_id))
-}
+import { loadSubscriptions, recordEvents, type OutboxEvent } from './outbox.js'
 
 /**
  * `batch.status.changed` for every transition, and `batch.completed` (with the final counters) for
@@ -18,8 +10,8 @@ async function subscribed (tx: Tx, orgIds: Iterable<string>): Promise<Set<string
  */
 export async function recordStatusChanges (tx: Tx, profile: BackendProfile, changes: readonly StatusChange[], now: number): Promise<void> {
   if (changes.length === 0) return
-  const orgs = await subscribed(tx, changes.map(c => c.orgId))
-  const mine = changes.filter(c => orgs.has(c.orgId))
+  const subs = await loadSubscriptions(tx, changes.map(c => c.orgId))
+  const mine = changes.filter(c => subs.has(c.orgId))
   if (mine.length === 0) return
   const done = mine.filter(c => c.to === 'completed').map(c => c.batchId)
   const totals = new Map<string, Record<string, unknown>>()
@@ -39,7 +31,7 @@ export async function recordStatusChanges (tx: Tx, profile: BackendProfile, chan
     events.push({ orgId: c.orgId, event: 'batch.status.changed', orderKey: c.batchId, at: now, data: { batch_id: c.batchId, previous_status: c.from, status: c.to, reason: c.reason } })
     if (c.to === 'completed') events.push({ orgId: c.orgId, event: 'batch.completed', orderKey: c.batchId, at: now, data: { batch_id: c.batchId, status: 'completed', ...totals.get(c.batchId) } })
   }
-  await recordEvents(tx, profile, events)
+  await recordEvents(tx, profile, subs, events)
 }
 
 /**
@@ -48,8 +40,11 @@ export async function recordStatusChanges (tx: Tx, profile: BackendProfile, chan
  */
 export async function recordCallEvents (tx: Tx, profile: BackendProfile, calls: ReadonlyArray<{ id: string, org_id: string }>, kind: 'started' | 'ended', now: number): Promise<void> {
   if (calls.length === 0) return
-  const orgs = await subscribed(tx, calls.map(c => c.org_id))
-  const ids = calls.filter(c => orgs.has(c.org_id)).map(c => c.id)
+  const subs = await loadSubscriptions(tx, calls.map(c => c.org_id))
+  // The call rows are read only for organizations with an endpoint that takes one of these events.
+  const kinds = kind === 'started' ? ['call.started'] : ['call.ended', 'call.failed']
+  const wants = (org: string): boolean => (subs.get(org) ?? []).some(h => kinds.some(k => h.events.has(k)))
+  const ids = calls.filter(c => wants(c.org_id)).map(c => c.id)
   if (ids.length === 0) return
   const events: OutboxEvent[] = []
   for (let i = 0; i < ids.length; i += 500) {
@@ -60,5 +55,5 @@ export async function recordCallEvents (tx: Tx, profile: BackendProfile, calls: 
       events.push({ orgId: r.org_id, event, orderKey: r.batch_id ?? r.id, at: now, data })
     }
   }
-  await recordEvents(tx, profile, events)
+  await recordEvents(tx, profile, subs, events)
 }

@@ -19,29 +19,35 @@ export interface OutboxEvent {
 /** Key of the advisory lock that puts outbox sequence numbers in commit order on PostgreSQL. */
 const OUTBOX_LOCK = 7_301_977_001
 
-/**
- * Writes one delivery per subscribed endpoint for each event, inside the caller's transaction: the
- * events exist exactly when the state change that caused them commits. Costs one indexed read when
- * the organizations have no endpoint.
- *
- * Deliveries are ordered by `seq`. With several writers (PostgreSQL) a sequence value is taken at
- * insert time, not at commit, so a later value could become visible first; the transaction-scoped
- * advisory lock taken before the insert and held until commit makes `seq` order commit order.
- */
-export async function recordEvents (tx: Tx, profile: BackendProfile, events: readonly OutboxEvent[]): Promise<void> {
-  if (events.length === 0) return
-  const orgs = [...new Set(events.map(e => e.orgId))]
-  const hooks = await tx.selectFrom('webhooks').select(['id', 'org_id', 'events']).where('org_id', 'in', orgs).orderBy('id').execute()
-  if (hooks.length === 0) return
-  const byOrg = new Map<string, Array<{ id: string, events: Set<string> }>>()
+/** The endpoints of some organizations, by organization, each with its subscribed events. */
+export type Subscriptions = Map<string, Array<{ id: string, events: Set<string> }>>
+
+/** The endpoints of `orgIds` (one indexed read; empty when none has any). */
+export async function loadSubscriptions (tx: Tx, orgIds: Iterable<string>): Promise<Subscriptions> {
+  const byOrg: Subscriptions = new Map()
+  const ids = [...new Set(orgIds)]
+  if (ids.length === 0) return byOrg
+  const hooks = await tx.selectFrom('webhooks').select(['id', 'org_id', 'events']).where('org_id', 'in', ids).orderBy('id').execute()
   for (const h of hooks) {
     const list = byOrg.get(h.org_id) ?? []
     list.push({ id: h.id, events: new Set(JSON.parse(h.events) as string[]) })
     byOrg.set(h.org_id, list)
   }
+  return byOrg
+}
+
+/**
+ * Writes one delivery per subscribed endpoint for each event, inside the caller's transaction: the
+ * events exist exactly when the state change that caused them commits.
+ *
+ * Deliveries are ordered by `seq`. With several writers (PostgreSQL) a sequence value is taken at
+ * insert time, not at commit, so a later value could become visible first; the transaction-scoped
+ * advisory lock taken before the insert and held until commit makes `seq` order commit order.
+ */
+export async function recordEvents (tx: Tx, profile: BackendProfile, subs: Subscriptions, events: readonly OutboxEvent[]): Promise<void> {
   const rows = []
   for (const e of events) {
-    const targets = (byOrg.get(e.orgId) ?? []).filter(h => h.events.has(e.event))
+    const targets = (subs.get(e.orgId) ?? []).filter(h => h.events.has(e.event))
     if (targets.length === 0) continue
     const eventId = newId('event')
     const payload = JSON.stringify({ id: eventId, event: e.event, timestamp: new Date(e.at).toISOString(), data: e.data })
