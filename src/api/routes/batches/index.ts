@@ -10,7 +10,7 @@ import { createBatch, dryRunBatch, type NewBatch } from '../../../store/ops/batc
 import { estimateCompletion, preflightReport, type PreflightExtras } from '../../../store/ops/batches/preflight.js'
 import { bulkDeleteBatches, deleteBatch } from '../../../store/ops/batches/deleteBatches.js'
 import type { RecipientInput } from '../../../store/ops/batches/insertRecipients.js'
-import { getBatch, listBatches, type BatchView } from '../../../store/ops/batches/readBatches.js'
+import { getBatch, listBatches } from '../../../store/ops/batches/readBatches.js'
 import { listRecipients } from '../../../store/ops/batches/recipients.js'
 import { streamRecipients } from '../../../store/ops/batches/streamRecipients.js'
 import { updateBatch } from '../../../store/ops/batches/updateBatch.js'
@@ -119,30 +119,8 @@ function csvRecord (r: RecipientRow): string {
   return csvRow(RECIPIENT_CSV_COLUMNS.map(c => c === 'custom_fields' ? JSON.stringify(p.custom_fields) : p[c]))
 }
 
-/** What `estimateCompletion` reads from the batch row: a changed key means a fresh estimate. */
-function estimateKey (b: BatchView): string {
-  return [b.status, b.updated_at, b.total_contacts, b.pending_contacts, b.called_contacts, b.skipped_contacts, b.in_flight,
-    b.successful_contacts, b.failed_contacts, b.voicemail_contacts, b.no_answer_contacts].join('|')
-}
-
-/** How long (by the injected clock) an active batch's estimate is reused while its row is unchanged. */
-const ESTIMATE_REUSE_MS = 1000
-
 export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
   const { store, clock, engine } = app.deps
-
-  // GET /batch-calls computes an estimate per active batch (a query and a walk of the calling
-  // calendar): under polling, reuse it for up to 1 s while the batch's counters are unchanged.
-  const estimates = new Map<string, { key: string, at: number, value: number | null }>()
-  async function estimateOf (b: BatchView, now: number): Promise<number | null> {
-    const key = estimateKey(b)
-    const hit = estimates.get(b.id)
-    if (hit && hit.key === key && now >= hit.at && now - hit.at < ESTIMATE_REUSE_MS) return hit.value
-    const value = await estimateCompletion(store.db, b, now)
-    if (estimates.size >= 10_000) estimates.clear()
-    estimates.set(b.id, { key, at: now, value })
-    return value
-  }
 
   app.post('/batch-calls', {
     config: { idempotent: true, rules: createRules },
@@ -207,7 +185,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
     const q = req.query
     const status = q.status ? (STATUS_ALIAS[q.status] ?? q.status as BatchStatus) : undefined
     const { rows, total } = await listBatches(store.db, req.auth!.orgId, { status, agentId: q.agent_id ? normalizeId('agent', q.agent_id) : undefined, limit: q.limit, offset: q.offset })
-    for (const r of rows) if (r.status === 'active') r.estimatedCompletionAt = await estimateOf(r, clock.now())
+    for (const r of rows) if (r.status === 'active') r.estimatedCompletionAt = await estimateCompletion(store.db, r, clock.now())
     return paged(req, rows.map(presentBatch), total, q)
   })
 
@@ -216,7 +194,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
   }, async req => {
     const b = await getBatch(store.db, req.auth!.orgId, normalizeId('batch', req.params.id))
     if (!b) throw errors.notFound('batch', req.params.id)
-    if (b.status === 'active') b.estimatedCompletionAt = await estimateOf(b, clock.now())
+    if (b.status === 'active') b.estimatedCompletionAt = await estimateCompletion(store.db, b, clock.now())
     return ok(req, presentBatch(b))
   })
 

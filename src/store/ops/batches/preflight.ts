@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { DEFAULT_STATS, ESTIMATE_TOLERANCE, estimateRun, MIN_SAMPLE, type RunStats } from '../../../domain/estimate.js'
+import { DEFAULT_STATS, ESTIMATE_TOLERANCE, estimateRun, MIN_SAMPLE, type RunShape, type RunStats } from '../../../domain/estimate.js'
 import { perRecipientHours, recipientWindows } from '../../../domain/recipientHours.js'
 import { localDate, nextAllowedByAll, nextAllowedStart } from '../../../domain/schedule.js'
 import type { BatchRow } from '../../schema.js'
@@ -40,31 +40,49 @@ async function dialsToday (db: Db, b: BatchRow, now: number): Promise<number> {
   return d?.dials ?? 0
 }
 
-const statsCache = new Map<string, { at: number, stats: RunStats }>()
+/** The estimate's input from a batch row, for `what` recipients starting at `startAt`. */
+function runShape (b: BatchRow, what: { firstAttempts: number, retryWaiting: number }, dials: number, startAt: number, window = batchWindow(b)): RunShape {
+  return {
+    window, concurrency: b.max_concurrent_calls, maxCallsPerDay: b.max_calls_per_day, dialsToday: dials, ...what,
+    retryFailed: b.retry_failed === 1, maxRetryAttempts: b.max_retry_attempts, retryDelayMinutes: b.retry_delay_minutes, startAt
+  }
+}
+
+/** How long an active batch's estimate is reused while its counters are unchanged, and its attempt statistics at all. */
+const ESTIMATE_REUSE_MS = 1000
+const STATS_REUSE_MS = 30_000
+const estimates = new Map<string, { stats: RunStats, statsAt: number, key: string, at: number, value: number | null }>()
+
+/** What the estimate reads from the batch row: a changed key means a fresh estimate. */
+function estimateKey (b: BatchRow): string {
+  return [b.status, b.updated_at, b.total_contacts, b.pending_contacts, b.called_contacts, b.skipped_contacts, b.in_flight,
+    b.successful_contacts, b.failed_contacts, b.voicemail_contacts, b.no_answer_contacts].join('|')
+}
 
 /**
  * When an active batch is expected to finish (the batch object's `estimated_completion_at`); null
- * otherwise. Reads the batch's counters (O(1)) and its recent attempts (cached for 30 s).
+ * otherwise. Reads the batch's counters (O(1)) and its recent attempts. Under polling the estimate
+ * is reused for up to 1 s while the counters are unchanged, the attempt statistics for 30 s.
  */
 export async function estimateCompletion (db: Db, b: BatchRow, now: number): Promise<number | null> {
   if (b.status !== 'active') return null
-  let hit = statsCache.get(b.id)
-  if (!hit || now - hit.at > 30_000 || now < hit.at) {
-    hit = { at: now, stats: await runStats(db, b.org_id, b.id, JSON.parse(b.retry_on) as string[]) }
-    if (statsCache.size > 1000) statsCache.clear()
-    statsCache.set(b.id, hit)
+  const key = estimateKey(b)
+  let hit = estimates.get(b.id)
+  if (hit && hit.key === key && now >= hit.at && now - hit.at < ESTIMATE_REUSE_MS) return hit.value
+  if (!hit || now - hit.statsAt > STATS_REUSE_MS || now < hit.statsAt) {
+    if (estimates.size >= 10_000) estimates.clear()
+    hit = { stats: await runStats(db, b.org_id, b.id, JSON.parse(b.retry_on) as string[]), statsAt: now, key: '', at: 0, value: null }
+    estimates.set(b.id, hit)
   }
   const stats = hit.stats
   const neverCalled = Math.max(0, b.total_contacts - b.called_contacts - b.skipped_contacts)
   const firstAttempts = Math.min(neverCalled, b.pending_contacts)
   const retryWaiting = Math.max(0, b.pending_contacts - firstAttempts - b.in_flight)
-  const est = estimateRun({
-    window: batchWindow(b), concurrency: b.max_concurrent_calls, maxCallsPerDay: b.max_calls_per_day, dialsToday: await dialsToday(db, b, now),
-    firstAttempts, retryWaiting, retryFailed: b.retry_failed === 1, maxRetryAttempts: b.max_retry_attempts,
-    retryDelayMinutes: b.retry_delay_minutes, startAt: now
-  }, stats)
+  const est = estimateRun(runShape(b, { firstAttempts, retryWaiting }, await dialsToday(db, b, now), now), stats)
   // Calls in progress end after about one attempt's time even when nobody waits.
-  return est.finishAt === null ? null : Math.max(est.finishAt, b.in_flight > 0 ? now + Math.round(stats.avgAttemptSec * 1000) : now)
+  const value = est.finishAt === null ? null : Math.max(est.finishAt, b.in_flight > 0 ? now + Math.round(stats.avgAttemptSec * 1000) : now)
+  Object.assign(hit, { key, at: now, value })
+  return value
 }
 
 /** Problems found before dialling, extra to what the batch rows hold (a dry run's refused inline numbers and duplicates). */
@@ -115,11 +133,7 @@ export async function preflightReport (db: Db, b: BatchRow, now: number, extras:
   const first = Math.max(0, n('pending') - excluded)
   const retryOn = JSON.parse(b.retry_on) as string[]
   const stats = await runStats(db, b.org_id, b.id, retryOn)
-  const est = estimateRun({
-    window, concurrency: b.max_concurrent_calls, maxCallsPerDay: b.max_calls_per_day, dialsToday: await dialsToday(db, b, startAt),
-    firstAttempts: first, retryWaiting: n('retry_wait'), retryFailed: b.retry_failed === 1, maxRetryAttempts: b.max_retry_attempts,
-    retryDelayMinutes: b.retry_delay_minutes, startAt
-  }, stats)
+  const est = estimateRun(runShape(b, { firstAttempts: first, retryWaiting: n('retry_wait') }, await dialsToday(db, b, startAt), startAt, window), stats)
   return {
     batch_id: b.id,
     total_contacts: b.total_contacts,
