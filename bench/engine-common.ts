@@ -7,11 +7,14 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { systemClock, systemTimers } from '../src/clock.js'
+import { Engine } from '../src/engine/engine.js'
 import { createApiKey } from '../src/store/ops/apiKeys.js'
 import { createBatch, type NewBatch } from '../src/store/ops/batches/createBatch.js'
 import type { RecipientInput } from '../src/store/ops/batches/insertRecipients.js'
 import type { Store } from '../src/store/store.js'
 import { newId } from '../src/domain/ids.js'
+import type { ZeroLatencyProvider } from './zeroLatencyProvider.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const OUT_DIR = join(ROOT, 'bench', 'out')
@@ -222,3 +225,26 @@ export async function backendPids (client: { query: (text: string, params: unkno
 }
 
 export function fmtRate (n: number, sec: number): string { return (n / sec).toFixed(0) }
+
+/**
+ * Runs an in-process Engine with `provider` until `batches` batches have completed: wall seconds,
+ * process CPU (user/system µs) and the first engine errors.
+ */
+export async function runEngineUntilCompleted (store: Store, provider: ZeroLatencyProvider, batches: number): Promise<{ sec: number, cpu: NodeJS.CpuUsage, errors: string[] }> {
+  const engine = new Engine({ store, clock: systemClock, timers: systemTimers, providerFor: () => provider, options: { pollMs: 50 } })
+  let left = batches
+  const errors: string[] = []
+  engine.events.on('error', e => { if (errors.length < 5) errors.push(e.message) })
+  const done = new Promise<void>(resolve => engine.events.on('batch:status', c => { if (c.to === 'completed' && --left === 0) resolve() }))
+  // The engine's timers are unref'd: keep the process alive while it runs.
+  const keepAlive = setInterval(() => {}, 1000)
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  await engine.start([provider])
+  await done
+  const sec = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  clearInterval(keepAlive)
+  await engine.stop()
+  return { sec, cpu, errors }
+}

@@ -21,15 +21,14 @@ import { createInterface } from 'node:readline'
 import pg from 'pg'
 import { sql } from 'kysely'
 import PgBoss from 'pg-boss'
-import { systemClock, systemTimers } from '../src/clock.js'
-import { Engine } from '../src/engine/engine.js'
+import { systemClock } from '../src/clock.js'
 import { applyCallEvents, type AppliedEvent } from '../src/store/ops/engine/applyCallEvents.js'
 import { claimBatches } from '../src/store/ops/engine/claimBatch.js'
 import { gateCalls } from '../src/store/ops/engine/gateCalls.js'
 import type { Store } from '../src/store/store.js'
 import { createPgDatabase, dropPgDatabase, openTestStore, type Backend } from '../test/helpers/backends.js'
 import { ZeroLatencyProvider } from './zeroLatencyProvider.js'
-import { arg, backendPids, cpuOf, flag, loads, pgBackendCpu, makeBatches, measured, ROOT, seedOrg, sleep, spawnWorker, stopSpawned, writeResult, type LoadRecord } from './engine-common.js'
+import { arg, backendPids, cpuOf, flag, loads, pgBackendCpu, makeBatches, measured, ROOT, runEngineUntilCompleted, seedOrg, sleep, spawnWorker, stopSpawned, writeResult, type LoadRecord } from './engine-common.js'
 
 const only = new Set(arg('only', 'a,b,c,d').split(','))
 /** Stores of part (c): `--stores=sqlite` runs only the SQLite raw loops. */
@@ -66,20 +65,7 @@ async function sqliteEngine (batches: number, total: number): Promise<void> {
     await makeBatches(ts.store, s, { batches, perBatch: total / batches, concurrency: 100, autoStart: true })
     const r = await measured(`a sqlite ${batches}b`, async () => {
       const provider = new ZeroLatencyProvider(systemClock)
-      const engine = new Engine({ store: ts.store, clock: systemClock, timers: systemTimers, providerFor: () => provider, options: { pollMs: 50 } })
-      let left = batches
-      const errors: string[] = []
-      engine.events.on('error', e => { if (errors.length < 5) errors.push(e.message) })
-      const done = new Promise<void>(resolve => engine.events.on('batch:status', c => { if (c.to === 'completed' && --left === 0) resolve() }))
-      const keepAlive = setInterval(() => {}, 1000)
-      const cpu0 = process.cpuUsage()
-      const t0 = performance.now()
-      await engine.start([provider])
-      await done
-      const sec = (performance.now() - t0) / 1000
-      const cpu = process.cpuUsage(cpu0)
-      clearInterval(keepAlive)
-      await engine.stop()
+      const { sec, cpu, errors } = await runEngineUntilCompleted(ts.store, provider, batches)
       return { sec, dials: provider.dials, cpuSec: Number(((cpu.user + cpu.system) / 1e6).toFixed(2)), errors }
     })
     const c = await counts(ts.store)

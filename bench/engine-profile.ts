@@ -12,11 +12,10 @@
 import './engine-qstats.js'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { systemClock, systemTimers } from '../src/clock.js'
-import { Engine } from '../src/engine/engine.js'
+import { systemClock } from '../src/clock.js'
 import { openTestStore, type Backend } from '../test/helpers/backends.js'
 import { ZeroLatencyProvider } from './zeroLatencyProvider.js'
-import { arg, codeVersion, loads, makeBatches, seedOrg, waitQuiet } from './engine-common.js'
+import { arg, codeVersion, loads, makeBatches, runEngineUntilCompleted, seedOrg, waitQuiet } from './engine-common.js'
 import { report, shape } from './engine-qstats.js'
 
 const cmd = process.argv[2]
@@ -80,18 +79,7 @@ async function run (): Promise<void> {
     const q = process.argv.includes('--wait') ? await waitQuiet('profile run') : null
     const load0 = loads()
     const provider = new ZeroLatencyProvider(systemClock)
-    const engine = new Engine({ store: ts.store, clock: systemClock, timers: systemTimers, providerFor: () => provider, options: { pollMs: 50 } })
-    let left = batches
-    const done = new Promise<void>(resolve => engine.events.on('batch:status', c => { if (c.to === 'completed' && --left === 0) resolve() }))
-    const keepAlive = setInterval(() => {}, 1000)
-    const cpu0 = process.cpuUsage()
-    const t0 = performance.now()
-    await engine.start([provider])
-    await done
-    const sec = (performance.now() - t0) / 1000
-    const cpu = process.cpuUsage(cpu0)
-    clearInterval(keepAlive)
-    await engine.stop()
+    const { sec, cpu } = await runEngineUntilCompleted(ts.store, provider, batches)
     console.log(`${backend}: ${batches} batch(es), ${provider.dials} dials in ${sec.toFixed(2)} s = ${(provider.dials / sec).toFixed(0)}/s; process CPU ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (user ${(cpu.user / 1e6).toFixed(2)}, system ${(cpu.system / 1e6).toFixed(2)}); load ${load0} → ${loads()}${q && !q.quiet ? ' (not quiet)' : ''}; code ${codeVersion().commit.slice(0, 7)}`)
     console.log(report(Number(arg('top', '30'))))
   } finally { await ts.cleanup() }
