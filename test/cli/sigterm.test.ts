@@ -7,16 +7,11 @@
 // heartbeats must not make it declare the draining process dead and end its calls `unknown`.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { BACKENDS, createPgDatabase, dropPgDatabase } from '../helpers/backends.js'
+import { BACKENDS, openTestStore, type TestStore } from '../helpers/backends.js'
 import {
   agentWithSimulatorNumbers, apiClient, auditBatchRows, auditDialLogs, createKeyCli, freePort, noonZone, pollUntil, ProcessGroup, recipientPhones,
   type TruedyProcess
 } from '../helpers/processes.js'
-import { openPostgresStore } from '../../src/store/postgres/openPostgresStore.js'
-import { openSqliteStore } from '../../src/store/sqlite/openSqliteStore.js'
 import type { Store } from '../../src/store/store.js'
 
 const RECIPIENTS = 20
@@ -41,27 +36,19 @@ describe('graceful shutdown on SIGTERM', { concurrency: 1 }, () => {
       let store: Store
       let key: string
       let env: Record<string, string>
-      let pgUrl: string | null = null
-      let dataDir: string | null = null
+      let db: TestStore
 
       before(async () => {
         group = new ProcessGroup(`sigterm-${backend}`)
-        if (backend === 'postgres') {
-          pgUrl = await createPgDatabase()
-          env = { ...ENV, DATABASE_URL: pgUrl }
-        } else {
-          dataDir = mkdtempSync(join(tmpdir(), 'truedy-sigterm-'))
-          env = { ...ENV, DATA_DIR: dataDir }
-        }
+        db = await openTestStore(backend)
+        store = db.store
+        env = { ...ENV, ...db.env }
         key = await createKeyCli(env, 'sigterm')
-        store = backend === 'postgres' ? openPostgresStore({ url: pgUrl!, poolSize: 3 }) : openSqliteStore({ file: join(dataDir!, 'truedy.db') })
       })
 
       after(async () => {
         await group?.cleanup()
-        await store?.close()
-        if (pgUrl) await dropPgDatabase(pgUrl)
-        if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+        await db?.cleanup()
       })
 
       test('drains: readiness fails, calls in progress end normally, claims are released, exit 0; a restart finishes the batch', async () => {

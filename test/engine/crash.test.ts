@@ -10,16 +10,11 @@
 // process that stays up, and a `worker` that crashes and is replaced.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { BACKENDS, createPgDatabase, dropPgDatabase } from '../helpers/backends.js'
+import { BACKENDS, openTestStore, type TestStore } from '../helpers/backends.js'
 import {
   agentWithSimulatorNumbers, apiClient, auditBatchRows, auditDialLogs, createKeyCli, noonZone, pollUntil, ProcessGroup, readDialLogs, recipientPhones,
   type TruedyProcess
 } from '../helpers/processes.js'
-import { openPostgresStore } from '../../src/store/postgres/openPostgresStore.js'
-import { openSqliteStore } from '../../src/store/sqlite/openSqliteStore.js'
 import type { Store } from '../../src/store/store.js'
 
 const FAILPOINTS = ['after_claim', 'after_gate', 'after_dial', 'during_apply'] as const
@@ -38,32 +33,24 @@ describe('crash recovery', { concurrency: true }, () => {
       let store: Store
       let key: string
       let env: Record<string, string>
-      let pgUrl: string | null = null
-      let dataDir: string | null = null
+      let db: TestStore
       /** PostgreSQL only: the API process that outlives the crashing workers. */
       let apiProc: TruedyProcess | null = null
 
       before(async () => {
         group = new ProcessGroup(`crash-${backend}`)
-        if (backend === 'postgres') {
-          pgUrl = await createPgDatabase()
-          env = { DATABASE_URL: pgUrl }
-        } else {
-          dataDir = mkdtempSync(join(tmpdir(), 'truedy-crash-'))
-          env = { DATA_DIR: dataDir }
-        }
+        db = await openTestStore(backend)
+        store = db.store
+        env = { ...db.env }
         // A claim must not be released by its TTL during the test: only the stale heartbeat may free it.
         env.ENGINE_CLAIM_TTL_MS = '120000'
         key = await createKeyCli(env, 'crash')
-        store = backend === 'postgres' ? openPostgresStore({ url: pgUrl!, poolSize: 3 }) : openSqliteStore({ file: join(dataDir!, 'truedy.db') })
         if (backend === 'postgres') apiProc = await group.start('serve', { env, args: ['--no-engine'], name: 'api' })
       })
 
       after(async () => {
         await group?.cleanup()
-        await store?.close()
-        if (pgUrl) await dropPgDatabase(pgUrl)
-        if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+        await db?.cleanup()
       })
 
       /** The process that runs the engine: `serve` on SQLite (it is also the API), `worker` on PostgreSQL. */

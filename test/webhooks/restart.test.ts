@@ -4,40 +4,32 @@
 // (the same event `id` again). SQLite: one `serve`; PostgreSQL: an API `serve --no-engine` and a `worker`.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { BACKENDS, createPgDatabase, dropPgDatabase } from '../helpers/backends.js'
+import { BACKENDS, openTestStore, type TestStore } from '../helpers/backends.js'
 import { agentWithSimulatorNumbers, apiClient, createKeyCli, noonZone, pollUntil, ProcessGroup, recipientPhones, type TruedyProcess } from '../helpers/processes.js'
 import { signatureValid, WebhookReceiver } from '../helpers/webhookReceiver.js'
-import { openPostgresStore } from '../../src/store/postgres/openPostgresStore.js'
-import { openSqliteStore } from '../../src/store/sqlite/openSqliteStore.js'
 import type { Store } from '../../src/store/store.js'
 
 describe('webhooks across a server restart', { concurrency: true }, () => {
   for (const backend of BACKENDS) {
     describe(`[${backend}]`, () => {
       let group: ProcessGroup
+      let db: TestStore
       let store: Store
       let env: Record<string, string>
       let key: string
-      let pgUrl: string | null = null
-      let dataDir: string | null = null
       const rx = new WebhookReceiver()
 
       before(async () => {
         group = new ProcessGroup(`webhooks-${backend}`)
-        if (backend === 'postgres') { pgUrl = await createPgDatabase(); env = { DATABASE_URL: pgUrl } } else { dataDir = mkdtempSync(join(tmpdir(), 'truedy-wh-')); env = { DATA_DIR: dataDir } }
-        env.WEBHOOK_ALLOW_PRIVATE = 'true'
+        db = await openTestStore(backend)
+        store = db.store
+        env = { ...db.env, WEBHOOK_ALLOW_PRIVATE: 'true' }
         key = await createKeyCli(env, 'webhooks')
-        store = backend === 'postgres' ? openPostgresStore({ url: pgUrl!, poolSize: 2 }) : openSqliteStore({ file: join(dataDir!, 'truedy.db') })
       })
       after(async () => {
         await rx.close()
         await group?.cleanup()
-        await store?.close()
-        if (pgUrl) await dropPgDatabase(pgUrl)
-        if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+        await db?.cleanup()
       })
 
       test('receiver down, server killed, receiver up, server restarted: all events delivered once accepted, signed, ordered', async () => {
