@@ -45,10 +45,16 @@ const TARGETS = new Set(arg('targets', 'bare,id,list').split(','))
 const load = (): string => loadavg().map(x => x.toFixed(2)).join(' ')
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-interface Shot { target: string, round: number, reqPerSec: number, p50: number, p99: number, max: number, requests: number, errors: number, timeouts: number, non2xx: number, liveBefore: number, liveAfter: number, load: string }
+interface Shot { target: string, round: number, reqPerSec: number, cpuUsPerReq: number, p50: number, p99: number, max: number, requests: number, errors: number, timeouts: number, non2xx: number, liveBefore: number, liveAfter: number, load: string }
 
 async function cannon (url: string, headers: Record<string, string>): Promise<autocannon.Result> {
   return await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers })
+}
+
+/** CPU time (user + system) a process has used so far, in µs (/proc/PID/stat, clock ticks of 10 ms). */
+function cpuUs (pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
 }
 
 /** Calls live at the simulated carrier now: D lines without an E line (the carrier's log). */
@@ -157,24 +163,26 @@ async function runStore (storeName: string): Promise<{ store: string, shots: Sho
     console.log(`[${storeName}] ${live} calls live at the carrier after ${rampMs} ms`)
     const headers = { authorization: `Bearer ${key}` }
     const targets = ([
-      ['bare', 'bare Fastify GET /ping', bareUrl, {}],
-      ['id', 'GET /batch-calls/{id}', `${serveUrl}/api/public/v1/batch-calls/${batchIds[0]}`, headers],
-      ['list', 'GET /batch-calls', `${serveUrl}/api/public/v1/batch-calls`, headers]
-    ] satisfies Array<[string, string, string, Record<string, string>]>).filter(t => TARGETS.has(t[0])).map(t => t.slice(1) as [string, string, Record<string, string>])
+      ['bare', 'bare Fastify GET /ping', bareUrl, {}, bare.pid],
+      ['id', 'GET /batch-calls/{id}', `${serveUrl}/api/public/v1/batch-calls/${batchIds[0]}`, headers, serve.pid],
+      ['list', 'GET /batch-calls', `${serveUrl}/api/public/v1/batch-calls`, headers, serve.pid]
+    ] satisfies Array<[string, string, string, Record<string, string>, number | undefined]>).filter(t => TARGETS.has(t[0])).map(t => t.slice(1) as [string, string, Record<string, string>, number | undefined])
     // Warm-up (JIT, caches) — not recorded.
     for (const [, url, h] of targets) await autocannon({ url, connections: CONNECTIONS, duration: 2, headers: h })
     const shots: Shot[] = []
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const [name, url, h] of targets) {
+      for (const [name, url, h, pid] of targets) {
         const liveBefore = liveAtCarrier(dialLog)
         const l0 = load()
+        const cpu0 = cpuUs(pid)
         const r = await cannon(url, h)
+        const cpu = cpuUs(pid) - cpu0
         shots.push({
-          target: name, round, reqPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, requests: r.requests.total,
+          target: name, round, reqPerSec: r.requests.average, cpuUsPerReq: cpu / Math.max(1, r.requests.total), p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, requests: r.requests.total,
           errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx, liveBefore, liveAfter: liveAtCarrier(dialLog), load: `${l0} → ${load()}`
         })
         const s = shots.at(-1)!
-        console.log(`  [${storeName}] round ${round} ${name}: ${s.reqPerSec.toFixed(0)} req/s, p50 ${s.p50} ms, p99 ${s.p99} ms, errors ${s.errors + s.timeouts + s.non2xx}, live ${liveBefore}→${s.liveAfter}, load ${s.load}`)
+        console.log(`  [${storeName}] round ${round} ${name}: ${s.reqPerSec.toFixed(0)} req/s, server CPU ${s.cpuUsPerReq.toFixed(1)} µs/req, p50 ${s.p50} ms, p99 ${s.p99} ms, errors ${s.errors + s.timeouts + s.non2xx}, live ${liveBefore}→${s.liveAfter}, load ${s.load}`)
       }
     }
     if (serve.exitCode !== null || serve.signalCode !== null) throw new Error(`serve exited during the run:\n${readFileSync(join(work, 'serve.log'), 'utf8').slice(-3000)}`)
@@ -200,6 +208,7 @@ function summarize (shots: Shot[]): Array<Record<string, string | number>> {
       target: n,
       'req/s (median of rounds)': Math.round(rps),
       '% of bare': `${Math.round((100 * rps) / bareRps)} %`,
+      'server CPU µs/req (median)': median(own.map(s => s.cpuUsPerReq)).toFixed(1),
       'p99 ms (worst round)': Math.max(...own.map(s => s.p99)),
       'p99 ms (median)': median(own.map(s => s.p99)),
       requests: own.reduce((a, s) => a + s.requests, 0),

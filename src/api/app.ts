@@ -20,6 +20,7 @@ import { COMPONENT_SCHEMAS } from './schemas/components.js'
 import { routes } from './routes/index.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { registerRequestContext } from './requestContext.js'
+import { lazyRequestLogger } from './requestLogger.js'
 import { createMetrics, type Metrics } from '../metrics/metrics.js'
 import { dashboardRoutes } from './routes/dashboard.js'
 
@@ -70,6 +71,7 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: deps.config.bodyLimitBytes,
     genReqId: () => `req_${randomUUID()}`,
+    childLoggerFactory: lazyRequestLogger,
     return503OnClosing: true,
     forceCloseConnections: true,
     routerOptions: { ignoreTrailingSlash: true },

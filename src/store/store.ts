@@ -38,6 +38,13 @@ export interface Store {
   notify(channel: string, payload: string): Promise<void>
   /** Subscribes to hints on `channel`; returns the unsubscribe function. Hints may be lost: keep polling too. */
   listen(channel: string, handler: (payload: string) => void): Promise<() => Promise<void>>
+  /**
+   * A token that changes whenever data committed to the store may have changed: by this process or
+   * any other. Reads computed after taking a mark may be reused while `readMark()` returns the same
+   * token. `null` when the store cannot tell (a transaction of this process is open, the database
+   * does not answer): then nothing may be reused.
+   */
+  readMark(): Promise<string | null>
   /** Applies pending migrations; safe when several processes start at once. */
   migrate(): Promise<MigrationResultSet>
   /** Round-trip to the database, for `/readyz`. */

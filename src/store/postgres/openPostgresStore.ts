@@ -79,6 +79,16 @@ export function openPostgresStore (opts: PostgresOptions): Store {
       return async () => { set.delete(handler) }
     },
     migrate: async () => await withRetry(async () => await migrateToLatest(db)),
+    async readMark () {
+      // The snapshot (xmin:xmax:running xids) changes whenever a transaction that wrote anything ends,
+      // in any process: equal snapshots, equal data. One round trip, prepared once per connection.
+      try {
+        const r = await pool.query({ name: 'truedy_read_mark', text: 'select pg_current_snapshot()::text', rowMode: 'array' })
+        return String(r.rows[0][0])
+      } catch {
+        return null
+      }
+    },
     async ping () { await sql`select 1`.execute(db) },
     async close () {
       closed = true

@@ -44,6 +44,10 @@ export function openSqliteStore (opts: SqliteOptions): Store {
     close (): void { handle.close() }
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) })
+  // `data_version` moves when another connection (another process) commits; `total_changes()`
+  // counts this connection's own writes, committed or rolled back. Both together: about 1.5 µs.
+  const dataVersion = handle.prepare('pragma data_version').pluck()
+  const ownChanges = handle.prepare('select total_changes()').pluck()
   const bus = new EventEmitter()
   bus.setMaxListeners(0)
 
@@ -71,6 +75,10 @@ export function openSqliteStore (opts: SqliteOptions): Store {
       return async () => { bus.off(channel, handler) }
     },
     migrate: async () => await withRetry(async () => await inImmediate(conn => migrateToLatest(conn))),
+    async readMark () {
+      if (handle.inTransaction || !handle.open) return null
+      return `${dataVersion.get() as number}.${ownChanges.get() as number}`
+    },
     async ping () { await sql`select 1`.execute(db) },
     async close () { await db.destroy() }
   }

@@ -16,6 +16,8 @@ import { streamRecipients } from '../../../store/ops/batches/streamRecipients.js
 import { updateBatch } from '../../../store/ops/batches/updateBatch.js'
 import type { BatchStatus, RecipientRow, RecipientStatus } from '../../../store/schema.js'
 import type { Db } from '../../../store/store.js'
+import { sendCachedAnswer, type AnswerCache } from '../../cachedAnswer.js'
+import { ReadCache } from '../../readCache.js'
 import { envelope, ERROR_RESPONSES, listEnvelope, ok, paged, PageQuery } from '../../envelope.js'
 import type { Rules } from '../../validation.js'
 import { BatchCallCreateRequest, BatchCallPatchRequest, BatchCallResponse, Recipient } from '../../schemas/batches.js'
@@ -119,8 +121,17 @@ function csvRecord (r: RecipientRow): string {
   return csvRow(RECIPIENT_CSV_COLUMNS.map(c => c === 'custom_fields' ? JSON.stringify(p.custom_fields) : p[c]))
 }
 
+/**
+ * Batch answers (one batch, a page of the list) kept while the store is unchanged. An active
+ * batch's `estimated_completion_at` is computed for the time of the answer, so an answer is kept
+ * at most as long as that estimate is reused anyway (preflight.ts).
+ */
+const ANSWER_TTL_MS = 1000
+const ANSWER_CACHE_ENTRIES = 5000
+
 export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
   const { store, clock, engine } = app.deps
+  const answers: AnswerCache = new ReadCache(() => store.readMark(), ANSWER_CACHE_ENTRIES)
 
   app.post('/batch-calls', {
     config: { idempotent: true, rules: createRules },
@@ -181,22 +192,22 @@ export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
       }),
       response: { 200: listEnvelope(BatchRef), ...ERROR_RESPONSES }
     }
-  }, async req => {
+  }, async (req, reply) => await sendCachedAnswer(req, reply, answers, clock.now(), ANSWER_TTL_MS, async () => {
     const q = req.query
     const status = q.status ? (STATUS_ALIAS[q.status] ?? q.status as BatchStatus) : undefined
     const { rows, total } = await listBatches(store.db, req.auth!.orgId, { status, agentId: q.agent_id ? normalizeId('agent', q.agent_id) : undefined, limit: q.limit, offset: q.offset })
     for (const r of rows) if (r.status === 'active') r.estimatedCompletionAt = await estimateCompletion(store.db, r, clock.now())
     return paged(req, rows.map(presentBatch), total, q)
-  })
+  }))
 
   app.get('/batch-calls/:id', {
     schema: { tags, summary: 'Get batch call', params: IdParams, response: { 200: envelope(BatchRef), ...ERROR_RESPONSES } }
-  }, async req => {
+  }, async (req, reply) => await sendCachedAnswer(req, reply, answers, clock.now(), ANSWER_TTL_MS, async () => {
     const b = await getBatch(store.db, req.auth!.orgId, normalizeId('batch', req.params.id))
     if (!b) throw errors.notFound('batch', req.params.id)
     if (b.status === 'active') b.estimatedCompletionAt = await estimateCompletion(store.db, b, clock.now())
     return ok(req, presentBatch(b))
-  })
+  }))
 
   app.patch('/batch-calls/:id', {
     config: { rules: patchRules },

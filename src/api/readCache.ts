@@ -1,0 +1,44 @@
+/**
+ * Answers reused while the store has not changed. Every value is kept with the store's read mark
+ * (`Store.readMark`) taken before it was computed, and only when the mark is the same once it is
+ * computed; a new mark drops every value. So a reused value is exactly what the reads would give
+ * now, whoever wrote in between: this process, the engine, or another process on the same file.
+ * A store without a mark (null) gets no reuse. Values also expire after `ttlMs` (by the caller's
+ * clock), for answers that depend on the time as well as on the data.
+ */
+export class ReadCache<V> {
+  #mark: string | null = null
+  readonly #entries = new Map<string, { value: V, expiresAt: number }>()
+
+  constructor (
+    private readonly readMark: () => Promise<string | null>,
+    private readonly maxEntries: number
+  ) {}
+
+  /**
+   * The kept value of `key`, or `compute()`'s. `mark` may be one the caller took earlier in the same
+   * request (taking one costs a database call): a kept value is then as of that moment.
+   */
+  async getOrCompute (key: string, now: number, ttlMs: number, compute: () => Promise<V>, markTaken?: string | null): Promise<V> {
+    const mark = markTaken === undefined ? await this.readMark() : markTaken
+    if (mark !== null && mark === this.#mark) {
+      const hit = this.#entries.get(key)
+      if (hit !== undefined && hit.expiresAt > now) return hit.value
+    }
+    const value = await compute()
+    if (mark !== null && await this.readMark() === mark) this.#keep(mark, key, value, now + ttlMs)
+    return value
+  }
+
+  get size (): number { return this.#entries.size }
+
+  #keep (mark: string, key: string, value: V, expiresAt: number): void {
+    if (mark !== this.#mark) {
+      this.#entries.clear()
+      this.#mark = mark
+    }
+    this.#entries.delete(key)
+    if (this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!)
+    this.#entries.set(key, { value, expiresAt })
+  }
+}
