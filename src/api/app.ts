@@ -106,7 +106,7 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
   })
   await app.register(multipart, { limits: { fileSize: deps.config.csvMaxBytes, files: 1, fields: 20 } })
 
-  app.addHook('onRequest', async (req, reply) => { reply.header('x-request-id', req.id) })
+  app.addHook('onRequest', (req, reply, done) => { reply.header('x-request-id', req.id); done() })
 
   await app.register(swagger, {
     openapi: {
@@ -130,19 +130,24 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
   const metrics = deps.metrics ?? createMetrics()
   registerRequestContext(app, metrics)
 
-  app.addHook('preHandler', async req => {
+  // A callback hook: most requests have nothing to report and should not pay for a promise.
+  app.addHook('preHandler', (req, _reply, done) => {
     const rules = req.routeOptions.config.rules
     const ve = req.validationError as (FastifyError & { validation?: unknown[], validationContext?: string }) | undefined
     const nul = nulIssues(req)
-    if (!ve && !rules && nul.length === 0) return
+    if (!ve && !rules && nul.length === 0) { done(); return }
     const issues: ValidationIssue[] = ve ? ajvToIssues(ve.validationContext ?? 'body', (ve.validation ?? []) as never) : []
-    if (rules) {
+    const report = (): void => {
       const seen = reportedPaths(issues)
-      for (const i of await rules(req)) if (!seen.has(i.loc.join('.'))) issues.push(i)
+      for (const i of nul) if (!seen.has(i.loc.join('.'))) issues.push(i)
+      done(issues.length > 0 ? new ValidationError(issues) : undefined)
     }
-    const seen = reportedPaths(issues)
-    for (const i of nul) if (!seen.has(i.loc.join('.'))) issues.push(i)
-    if (issues.length > 0) throw new ValidationError(issues)
+    if (!rules) { report(); return }
+    Promise.resolve().then(async () => await rules(req)).then(found => {
+      const seen = reportedPaths(issues)
+      for (const i of found) if (!seen.has(i.loc.join('.'))) issues.push(i)
+      report()
+    }, done)
   })
 
   registerIdempotency(app)

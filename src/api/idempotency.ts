@@ -32,7 +32,7 @@ function bodyHash (body: unknown): string {
  */
 export function registerIdempotency (app: FastifyInstance): void {
   const box = app.deps.credentials ?? createCredentialsBox(app.deps.config.credentialsKey)
-  app.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
+  const begin = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     if (!req.routeOptions.config.idempotent || !req.auth) return
     const raw = req.headers['x-idempotency-key']
     if (raw === undefined) return
@@ -55,9 +55,9 @@ export function registerIdempotency (app: FastifyInstance): void {
       if (Date.now() >= deadline) throw errors.idempotencyInProgress()
       await new Promise(resolve => setTimeout(resolve, POLL_MS))
     }
-  })
+  }
 
-  app.addHook('onSend', async (req, reply, payload) => {
+  const finish = async (req: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> => {
     const scope = req.idempotency
     if (!scope) return payload
     req.idempotency = undefined
@@ -68,5 +68,16 @@ export function registerIdempotency (app: FastifyInstance): void {
       await finishIdempotent(app.deps.store.db, scope, reply.statusCode, sealed ? box.seal({ body: text }) : text)
     }
     return payload
+  }
+
+  // Only the routes that take an idempotency key carry the hooks; the others pay nothing for them.
+  app.addHook('onRoute', route => {
+    if (!route.config?.idempotent) return
+    route.preHandler = [...asArray(route.preHandler), begin as never]
+    route.onSend = [...asArray(route.onSend), finish as never]
   })
+}
+
+function asArray<T> (x: T | T[] | undefined): T[] {
+  return x === undefined ? [] : Array.isArray(x) ? x : [x]
 }

@@ -10,13 +10,15 @@ const BATCH_ROUTE = /^\/api\/public\/v1\/batch-calls\/:id(\/|$)/
  * `truedy_http_request_duration_seconds` by its route template, never its URL.
  */
 export function registerRequestContext (app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', (req, reply, done) => {
     const route = req.routeOptions.url
     const id = (req.params as { id?: unknown } | undefined)?.id
     if (route !== undefined && typeof id === 'string' && BATCH_ROUTE.test(route)) req.log = req.log.child({ batch_id: id })
     reply.log = req.log
+    done()
   })
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     metrics.httpDuration.observe(reply.elapsedTime / 1000, { method: req.method, route: req.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) })
+    done()
   })
 }

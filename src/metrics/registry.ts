@@ -24,8 +24,14 @@ function labelText (labels: Labels | undefined, extra?: [string, string]): strin
   return pairs.length === 0 ? '' : `{${pairs.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`
 }
 
+/** One key per label set, whatever the order of its names (on every observation: kept cheap). */
 function keyOf (labels: Labels | undefined): string {
-  return JSON.stringify(Object.entries(labels ?? {}).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+  if (labels === undefined) return ''
+  const names = Object.keys(labels)
+  if (names.length > 1) names.sort()
+  let key = ''
+  for (const n of names) key += `${n}\u0000${labels[n]}\u0001`
+  return key
 }
 
 function num (n: number): string {
