@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { Database } from '../schema.js'
 import type { BackendProfile, Store, Tx } from '../store.js'
 import { migrateToLatest } from '../migrate.js'
+import { onePerTurn } from '../onePerTurn.js'
 import { withRetry } from '../retry.js'
 
 export const postgresProfile: BackendProfile = { name: 'postgres', skipLocked: true, multipleWriters: true, advisoryLocks: true }
@@ -36,6 +37,17 @@ export function openPostgresStore (opts: PostgresOptions): Store {
   // the event would crash the process.
   pool.on('connect', client => { client.on('error', () => {}) })
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+
+  // The snapshot (xmin:xmax:running xids) changes whenever a transaction that wrote anything ends,
+  // in any process: equal snapshots, equal data. One round trip, prepared once per connection.
+  const readMark = onePerTurn(async () => {
+    try {
+      const r = await pool.query({ name: 'truedy_read_mark', text: 'select pg_current_snapshot()::text', rowMode: 'array' })
+      return String(r.rows[0][0])
+    } catch {
+      return null
+    }
+  })
 
   const handlers = new Map<string, Set<(payload: string) => void>>()
   let listener: pg.Client | null = null
@@ -79,16 +91,7 @@ export function openPostgresStore (opts: PostgresOptions): Store {
       return async () => { set.delete(handler) }
     },
     migrate: async () => await withRetry(async () => await migrateToLatest(db)),
-    async readMark () {
-      // The snapshot (xmin:xmax:running xids) changes whenever a transaction that wrote anything ends,
-      // in any process: equal snapshots, equal data. One round trip, prepared once per connection.
-      try {
-        const r = await pool.query({ name: 'truedy_read_mark', text: 'select pg_current_snapshot()::text', rowMode: 'array' })
-        return String(r.rows[0][0])
-      } catch {
-        return null
-      }
-    },
+    readMark,
     async ping () { await sql`select 1`.execute(db) },
     async close () {
       closed = true

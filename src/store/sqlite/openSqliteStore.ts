@@ -6,6 +6,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely'
 import type { Database } from '../schema.js'
 import type { BackendProfile, Store, Tx } from '../store.js'
 import { migrateToLatest } from '../migrate.js'
+import { onePerTurn } from '../onePerTurn.js'
 import { withRetry } from '../retry.js'
 
 export const sqliteProfile: BackendProfile = { name: 'sqlite', skipLocked: false, multipleWriters: false, advisoryLocks: false }
@@ -48,6 +49,7 @@ export function openSqliteStore (opts: SqliteOptions): Store {
   // counts this connection's own writes, committed or rolled back. Both together: about 1.5 µs.
   const dataVersion = handle.prepare('pragma data_version').pluck()
   const ownChanges = handle.prepare('select total_changes()').pluck()
+  const readMark = onePerTurn(() => handle.inTransaction || !handle.open ? null : `${dataVersion.get() as number}.${ownChanges.get() as number}`)
   const bus = new EventEmitter()
   bus.setMaxListeners(0)
 
@@ -75,10 +77,7 @@ export function openSqliteStore (opts: SqliteOptions): Store {
       return async () => { bus.off(channel, handler) }
     },
     migrate: async () => await withRetry(async () => await inImmediate(conn => migrateToLatest(conn))),
-    async readMark () {
-      if (handle.inTransaction || !handle.open) return null
-      return `${dataVersion.get() as number}.${ownChanges.get() as number}`
-    },
+    readMark,
     async ping () { await sql`select 1`.execute(db) },
     async close () { await db.destroy() }
   }
