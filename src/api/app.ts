@@ -106,7 +106,6 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
   })
   await app.register(multipart, { limits: { fileSize: deps.config.csvMaxBytes, files: 1, fields: 20 } })
 
-  app.addHook('onRequest', (req, reply, done) => { reply.header('x-request-id', req.id); done() })
 
   await app.register(swagger, {
     openapi: {
@@ -126,9 +125,9 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
     transform: ({ schema, url }) => ({ schema: schema as never, url: url.replace(/^\/api\/public\/v1/, '') })
   })
 
-  registerAuth(app)
   const metrics = deps.metrics ?? createMetrics()
   registerRequestContext(app, metrics)
+  registerAuth(app)
 
   // A callback hook: most requests have nothing to report and should not pay for a promise.
   app.addHook('preHandler', (req, _reply, done) => {

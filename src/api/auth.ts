@@ -31,10 +31,12 @@ export function registerAuth (app: FastifyInstance): void {
     if (!m || !KEY_PATTERN.test(m[1])) throw errors.unauthorized()
     const hash = hashApiKey(m[1])
     req.storeMark = await app.deps.store.readMark()
-    const row = await keys.getOrCompute(hash, app.deps.clock.now(), KEY_CACHE_TTL_MS, async () => await findApiKey(app.deps.store.db, hash), req.storeMark)
+    const now = app.deps.clock.now()
+    const row = (keys.peek(hash, req.storeMark, now) ?? { value: await keys.getOrCompute(hash, now, KEY_CACHE_TTL_MS, async () => await findApiKey(app.deps.store.db, hash), req.storeMark) }).value
     if (!row || !sameHash(row.key_hash, hash) || row.revoked_at !== null) throw errors.unauthorized()
     req.auth = { orgId: row.org_id, keyId: row.id, keyPrefix: row.prefix }
-    req.log = req.log.child({ key: row.prefix, org: row.org_id })
+    // The "request completed" line is written with reply.log: it carries the key and organization too.
+    req.log = reply.log = req.log.child({ key: row.prefix, org: row.org_id })
 
     const { config, rateLimiter, clock } = app.deps
     if (!config.rateLimitEnabled) return

@@ -20,7 +20,7 @@ export async function sendCachedAnswer (
   answer: () => Promise<{ meta: { request_id: string, ts: string } }>
 ): Promise<FastifyReply> {
   const key = `${req.auth!.orgId} ${req.url}`
-  const cut = await cache.getOrCompute(key, now, ttlMs, async () => {
+  const cut = cache.peek(key, req.storeMark ?? null, now)?.value ?? await cache.getOrCompute(key, now, ttlMs, async () => {
     const envelope = await answer()
     const body = reply.serialize(envelope) as string
     const metaJson = `"meta":${JSON.stringify(envelope.meta)}`

@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics/metrics.js'
 const BATCH_ROUTE = /^\/api\/public\/v1\/batch-calls\/:id(\/|$)/
 
 /**
+ * Every answer carries its request id as `X-Request-Id` (rejections by the key check included).
  * Request logs carry the batch id on every `/batch-calls/{id}…` route (`batch_id`, as the engine's
  * logs do), and the "request completed" line carries what the request's logger gained on the way
  * (API key prefix, organization, batch). Every answered request is timed into
@@ -11,6 +12,7 @@ const BATCH_ROUTE = /^\/api\/public\/v1\/batch-calls\/:id(\/|$)/
  */
 export function registerRequestContext (app: FastifyInstance, metrics: Metrics): void {
   app.addHook('onRequest', (req, reply, done) => {
+    reply.header('x-request-id', req.id)
     const route = req.routeOptions.url
     const id = (req.params as { id?: unknown } | undefined)?.id
     if (route !== undefined && typeof id === 'string' && BATCH_ROUTE.test(route)) req.log = req.log.child({ batch_id: id })
