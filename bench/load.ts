@@ -2,13 +2,15 @@
  * Load (issue 7; RELIABILITY.md "Load"): autocannon against `GET /batch-calls/{id}` and
  * `GET /batch-calls` of a real `truedy serve` process while its own engine holds ~1,000 simulated
  * calls live (10 batches × max_concurrent_calls 100 — the per-batch maximum — on simulator calls that
- * last 17–250 s: SIMULATOR_SPEED 1, every call answered), side by side with a bare Fastify route
- * (bench/loadBareFastify.ts, a separate process) in the same run. The rate limit is off
- * (RATE_LIMIT_ENABLED=false). Rounds alternate bare → by id → list so drifting machine load hits
- * all three alike.
+ * last 17–250 s: SIMULATOR_SPEED 1, every call answered), side by side with bare Fastify routes
+ * (bench/loadBareFastify.ts, a separate process) in the same run: `GET /ping` (a tiny JSON), and
+ * for each route a bare route answering a copy of that route's real answer (the same bytes on the
+ * wire). The rate limit is off (RATE_LIMIT_ENABLED=false). Rounds alternate bare → bare-id → id →
+ * bare-list → list so drifting machine load hits all of them alike. The server's CPU time per
+ * request (/proc/PID/stat) is recorded beside each figure.
  *
  *   npx tsx bench/load.ts [--store=sqlite,postgres] [--duration=10] [--connections=10] [--rounds=3]
- *     [--batches=10] [--per-batch=800] [--quiet-wait-s=300] [--no-wait] [--targets=bare,id,list]
+ *     [--batches=10] [--per-batch=800] [--quiet-wait-s=300] [--no-wait] [--targets=bare,bare-id,id,bare-list,list]
  *
  * Environment: LOAD_SERVER_NODE_ARGS (node flags of the truedy server, space-separated, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof`: the profile is written when it stops). Prints Markdown
@@ -39,13 +41,13 @@ const PER_BATCH = Number(arg('per-batch', '800'))
 const CONCURRENCY = 100
 const QUIET_WAIT_S = Number(arg('quiet-wait-s', '300'))
 const NO_WAIT = process.argv.includes('--no-wait')
-/** Which targets to measure (bare, id, list); profiling one route alone: --targets=list. */
-const TARGETS = new Set(arg('targets', 'bare,id,list').split(','))
+/** Which targets to measure (bare, bare-id, id, bare-list, list); profiling one route alone: --targets=list. */
+const TARGETS = new Set(arg('targets', 'bare,bare-id,id,bare-list,list').split(','))
 
 const load = (): string => loadavg().map(x => x.toFixed(2)).join(' ')
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-interface Shot { target: string, round: number, reqPerSec: number, cpuUsPerReq: number, p50: number, p99: number, max: number, requests: number, errors: number, timeouts: number, non2xx: number, liveBefore: number, liveAfter: number, load: string }
+interface Shot { id: string, target: string, round: number, reqPerSec: number, cpuUsPerReq: number, p50: number, p99: number, max: number, requests: number, errors: number, timeouts: number, non2xx: number, liveBefore: number, liveAfter: number, load: string }
 
 async function cannon (url: string, headers: Record<string, string>): Promise<autocannon.Result> {
   return await autocannon({ url, connections: CONNECTIONS, duration: DURATION, headers })
@@ -136,9 +138,6 @@ async function runStore (storeName: string): Promise<{ store: string, shots: Sho
     // The server runs as `npm start` runs it (compiled build, its node flags) unless BENCH_SERVE=sources.
     const serveArgs = [...SERVE_NODE_ARGS, ...(process.env.LOAD_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean), SERVE_CLI, 'serve']
     serve = await spawnReady(serveArgs, childEnv({ ...serveEnv, HOST: '127.0.0.1', PORT: String(port), SIMULATOR_DIAL_LOG: dialLog }), `${serveUrl}/readyz`, join(work, 'serve.log'))
-    const barePort = await freePort()
-    const bareUrl = `http://127.0.0.1:${barePort}/ping`
-    bare = await spawnReady(['--import', 'tsx', join(REPO_ROOT, 'bench', 'loadBareFastify.ts'), String(barePort)], process.env, bareUrl, join(work, 'bare.log'))
     const api = apiClient(serveUrl, key)
     const { agentId, numberIds } = await agentWithSimulatorNumbers(api, store.db, key, 10)
     const timezone = noonZone()
@@ -162,23 +161,40 @@ async function runStore (storeName: string): Promise<{ store: string, shots: Sho
     const rampMs = Date.now() - t0
     console.log(`[${storeName}] ${live} calls live at the carrier after ${rampMs} ms`)
     const headers = { authorization: `Bearer ${key}` }
+    const idUrl = `${serveUrl}/api/public/v1/batch-calls/${batchIds[0]}`
+    const listUrl = `${serveUrl}/api/public/v1/batch-calls`
+    // The same-size baselines answer a copy of each route's real answer, taken now.
+    const sizedDir = join(work, 'sized')
+    mkdirSync(sizedDir)
+    const sizes: Record<string, number> = {}
+    for (const [name, url] of [['id', idUrl], ['list', listUrl]]) {
+      const text = await (await fetch(url, { headers })).text()
+      sizes[name] = Buffer.byteLength(text)
+      writeFileSync(join(sizedDir, `${name}.json`), text)
+    }
+    console.log(`[${storeName}] answer sizes: by id ${sizes.id} bytes, list ${sizes.list} bytes`)
+    const barePort = await freePort()
+    const bareUrl = `http://127.0.0.1:${barePort}`
+    bare = await spawnReady(['--import', 'tsx', join(REPO_ROOT, 'bench', 'loadBareFastify.ts'), String(barePort), sizedDir], process.env, `${bareUrl}/ping`, join(work, 'bare.log'))
     const targets = ([
-      ['bare', 'bare Fastify GET /ping', bareUrl, {}, bare.pid],
-      ['id', 'GET /batch-calls/{id}', `${serveUrl}/api/public/v1/batch-calls/${batchIds[0]}`, headers, serve.pid],
-      ['list', 'GET /batch-calls', `${serveUrl}/api/public/v1/batch-calls`, headers, serve.pid]
-    ] satisfies Array<[string, string, string, Record<string, string>, number | undefined]>).filter(t => TARGETS.has(t[0])).map(t => t.slice(1) as [string, string, Record<string, string>, number | undefined])
+      ['bare', 'bare Fastify GET /ping', `${bareUrl}/ping`, {}, bare.pid],
+      ['bare-id', 'bare Fastify, a copy of the {id} answer', `${bareUrl}/sized/id`, {}, bare.pid],
+      ['id', 'GET /batch-calls/{id}', idUrl, headers, serve.pid],
+      ['bare-list', 'bare Fastify, a copy of the list answer', `${bareUrl}/sized/list`, {}, bare.pid],
+      ['list', 'GET /batch-calls', listUrl, headers, serve.pid]
+    ] satisfies Array<[string, string, string, Record<string, string>, number | undefined]>).filter(t => TARGETS.has(t[0]))
     // Warm-up (JIT, caches) — not recorded.
-    for (const [, url, h] of targets) await autocannon({ url, connections: CONNECTIONS, duration: 2, headers: h })
+    for (const [, , url, h] of targets) await autocannon({ url, connections: CONNECTIONS, duration: 2, headers: h })
     const shots: Shot[] = []
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const [name, url, h, pid] of targets) {
+      for (const [id, name, url, h, pid] of targets) {
         const liveBefore = liveAtCarrier(dialLog)
         const l0 = load()
         const cpu0 = cpuUs(pid)
         const r = await cannon(url, h)
         const cpu = cpuUs(pid) - cpu0
         shots.push({
-          target: name, round, reqPerSec: r.requests.average, cpuUsPerReq: cpu / Math.max(1, r.requests.total), p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, requests: r.requests.total,
+          id, target: name, round, reqPerSec: r.requests.average, cpuUsPerReq: cpu / Math.max(1, r.requests.total), p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, requests: r.requests.total,
           errors: r.errors, timeouts: r.timeouts, non2xx: r.non2xx, liveBefore, liveAfter: liveAtCarrier(dialLog), load: `${l0} → ${load()}`
         })
         const s = shots.at(-1)!
@@ -187,7 +203,7 @@ async function runStore (storeName: string): Promise<{ store: string, shots: Sho
     }
     if (serve.exitCode !== null || serve.signalCode !== null) throw new Error(`serve exited during the run:\n${readFileSync(join(work, 'serve.log'), 'utf8').slice(-3000)}`)
     await stop(serve)
-    return { store: storeName, shots, setup: { batches: BATCHES, perBatch: PER_BATCH, concurrency: CONCURRENCY, rampMs, liveAtStart: live, loadBeforeSetup } }
+    return { store: storeName, shots, setup: { batches: BATCHES, perBatch: PER_BATCH, concurrency: CONCURRENCY, rampMs, liveAtStart: live, loadBeforeSetup, answerBytes: sizes } }
   } finally {
     bare?.kill('SIGKILL')
     serve?.kill('SIGKILL')
@@ -199,15 +215,17 @@ async function runStore (storeName: string): Promise<{ store: string, shots: Sho
 }
 
 function summarize (shots: Shot[]): Array<Record<string, string | number>> {
-  const names = [...new Set(shots.map(s => s.target))]
-  const bareRps = median(shots.filter(s => s.target === names[0]).map(s => s.reqPerSec))
-  return names.map(n => {
-    const own = shots.filter(s => s.target === n)
+  const ids = [...new Set(shots.map(s => s.id))]
+  const rpsOf = (id: string): number => median(shots.filter(s => s.id === id).map(s => s.reqPerSec))
+  const pct = (rps: number, base: string): string => ids.includes(base) ? `${Math.round((100 * rps) / rpsOf(base))} %` : '–'
+  return ids.map(n => {
+    const own = shots.filter(s => s.id === n)
     const rps = median(own.map(s => s.reqPerSec))
     return {
-      target: n,
+      target: own[0].target,
       'req/s (median of rounds)': Math.round(rps),
-      '% of bare': `${Math.round((100 * rps) / bareRps)} %`,
+      '% of bare /ping': pct(rps, 'bare'),
+      '% of same-size bare': n === 'id' || n === 'list' ? pct(rps, `bare-${n}`) : '–',
       'server CPU µs/req (median)': median(own.map(s => s.cpuUsPerReq)).toFixed(1),
       'p99 ms (worst round)': Math.max(...own.map(s => s.p99)),
       'p99 ms (median)': median(own.map(s => s.p99)),

@@ -6,13 +6,13 @@
  */
 export function onePerTurn<T> (read: () => T | Promise<T>): () => Promise<T> {
   let pending: Promise<T> | null = null
-  return async () => {
+  return () => {
     pending ??= new Promise<T>((resolve, reject) => {
       setImmediate(() => {
         pending = null
         Promise.resolve().then(read).then(resolve, reject)
       })
     })
-    return await pending
+    return pending
   }
 }
