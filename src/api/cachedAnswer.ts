@@ -7,6 +7,11 @@ export interface CutAnswer { readonly before: string, readonly after: string }
 
 export type AnswerCache = ReadCache<CutAnswer>
 
+/** What a kept answer costs the cache's budget: its characters and its key's. */
+export function answerWeight (key: string, a: CutAnswer): number {
+  return key.length + a.before.length + a.after.length
+}
+
 /**
  * Sends the 200 envelope that `answer` builds, serialized by the route's response schema. An
  * earlier answer to the same URL for the same organization is sent again instead while the store

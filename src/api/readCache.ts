@@ -5,14 +5,20 @@
  * now, whoever wrote in between: this process, the engine, or another process on the same file.
  * A store without a mark (null) gets no reuse. Values also expire after `ttlMs` (by the caller's
  * clock), for answers that depend on the time as well as on the data.
+ *
+ * Memory is bounded by a budget of weight (by default one per entry; the caller may weigh a value
+ * by its size): the oldest values go first, and a value heavier than the whole budget is never
+ * kept.
  */
 export class ReadCache<V> {
   #mark: string | null = null
-  readonly #entries = new Map<string, { value: V, expiresAt: number }>()
+  #weight = 0
+  readonly #entries = new Map<string, { value: V, expiresAt: number, weight: number }>()
 
   constructor (
     private readonly readMark: () => Promise<string | null>,
-    private readonly maxEntries: number
+    private readonly maxWeight: number,
+    private readonly weigh: (key: string, value: V) => number = () => 1
   ) {}
 
   /**
@@ -36,14 +42,27 @@ export class ReadCache<V> {
   }
 
   get size (): number { return this.#entries.size }
+  /** The weight of what is kept now. */
+  get weight (): number { return this.#weight }
 
   #keep (mark: string, key: string, value: V, expiresAt: number): void {
     if (mark !== this.#mark) {
       this.#entries.clear()
+      this.#weight = 0
       this.#mark = mark
     }
+    this.#drop(key)
+    const weight = this.weigh(key, value)
+    if (weight > this.maxWeight) return
+    while (this.#weight + weight > this.maxWeight) this.#drop(this.#entries.keys().next().value!)
+    this.#entries.set(key, { value, expiresAt, weight })
+    this.#weight += weight
+  }
+
+  #drop (key: string): void {
+    const e = this.#entries.get(key)
+    if (e === undefined) return
     this.#entries.delete(key)
-    if (this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!)
-    this.#entries.set(key, { value, expiresAt })
+    this.#weight -= e.weight
   }
 }

@@ -59,3 +59,16 @@ test('a failed computation keeps nothing; the oldest value goes when the cache i
   assert.equal(await cache.getOrCompute('a', 0, 1000, async () => 'a2'), 'a2')
   assert.equal(await cache.getOrCompute('c', 0, 1000, async () => 'c2'), 'c')
 })
+
+test('the budget bounds the weight kept: heavy values push out the oldest, one heavier than the budget is not kept', async () => {
+  const cache = new ReadCache<string>(async () => 'm', 10, (_k, v) => v.length)
+  for (const v of ['aaaa', 'bbbb', 'cccc']) await cache.getOrCompute(v, 0, 1000, async () => v)
+  assert.deepEqual([cache.size, cache.weight], [2, 8])
+  assert.equal(await cache.getOrCompute('aaaa', 0, 1000, async () => 'AAAA'), 'AAAA', 'the oldest went first')
+  await cache.getOrCompute('huge', 0, 1000, async () => 'x'.repeat(11))
+  assert.equal(await cache.getOrCompute('huge', 0, 1000, async () => 'again'), 'again')
+  assert.ok(cache.weight <= 10)
+  await cache.getOrCompute('cccc', 0, 1000, async () => 'cccc2')
+  assert.equal(await cache.getOrCompute('cccc', 0, 1000, async () => 'cccc3'), 'cccc2')
+  assert.ok(cache.weight <= 10)
+})

@@ -16,7 +16,7 @@ import { streamRecipients } from '../../../store/ops/batches/streamRecipients.js
 import { updateBatch } from '../../../store/ops/batches/updateBatch.js'
 import type { BatchStatus, RecipientRow, RecipientStatus } from '../../../store/schema.js'
 import type { Db } from '../../../store/store.js'
-import { sendCachedAnswer, type AnswerCache } from '../../cachedAnswer.js'
+import { answerWeight, sendCachedAnswer, type AnswerCache } from '../../cachedAnswer.js'
 import { ReadCache } from '../../readCache.js'
 import { envelope, ERROR_RESPONSES, listEnvelope, ok, paged, PageQuery } from '../../envelope.js'
 import type { Rules } from '../../validation.js'
@@ -127,11 +127,12 @@ function csvRecord (r: RecipientRow): string {
  * at most as long as that estimate is reused anyway (preflight.ts).
  */
 const ANSWER_TTL_MS = 1000
-const ANSWER_CACHE_ENTRIES = 5000
+/** At most 8 M characters of kept answers (16 MB at worst) in all, so that many pages cannot fill the heap. */
+const ANSWER_CACHE_CHARS = 8_000_000
 
 export const batchRoutes: FastifyPluginAsyncTypebox = async app => {
   const { store, clock, engine } = app.deps
-  const answers: AnswerCache = new ReadCache(() => store.readMark(), ANSWER_CACHE_ENTRIES)
+  const answers: AnswerCache = new ReadCache(() => store.readMark(), ANSWER_CACHE_CHARS, answerWeight)
 
   app.post('/batch-calls', {
     config: { idempotent: true, rules: createRules },
