@@ -100,6 +100,18 @@ for (const backend of BACKENDS) {
       }
     })
 
+    test('a refused contact write rolls its folder locks back: PATCH to a missing folder → 404, duplicates → 409, the database untouched (PostgreSQL committed the no-op lock updates)', async () => {
+      const c = await send('POST', '/contacts', JSON.stringify({ phone_number: '+15557770001' }), json)
+      assert.equal(c.status, 201, JSON.stringify(c.body))
+      const folder = await send('POST', '/contacts/folders', JSON.stringify({ name: 'regression lock folder' }), json)
+      assert.equal(folder.status, 201, JSON.stringify(folder.body))
+      assert.equal((await send('POST', '/contacts', JSON.stringify({ phone_number: '+15557770001', folder_id: folder.body.data.id }), json)).status, 201)
+      // `send` compares the database before and after every refused request.
+      assert.equal((await send('PATCH', `/contacts/${c.body.data.id}`, JSON.stringify({ folder_id: 'folder_00000000-0000-4000-8000-000000000000' }), json)).status, 404)
+      assert.equal((await send('POST', '/contacts', JSON.stringify({ phone_number: '+15557770001' }), json)).status, 409)
+      assert.equal((await send('PATCH', `/contacts/${c.body.data.id}`, JSON.stringify({ folder_id: folder.body.data.id }), json)).status, 409)
+    })
+
     test('a JSON body nested 10,000 levels deep → 400 bad_request, with or without an idempotency key (was a stack overflow: 500)', async () => {
       const deep = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000)
       for (const idem of [{}, { 'x-idempotency-key': 'deep-1' }] as Array<Record<string, string>>) {

@@ -19,9 +19,26 @@ async function findInFolder (tx: Tx, folderId: string, phone: string, exceptId?:
   return (await q.limit(1).executeTakeFirst())?.id
 }
 
+/** A refusal, thrown out of the transaction so that the folder locks it took (no-op updates) roll back. */
+class Refusal { constructor (readonly answer: ContactWrite) {} }
+
+/** Runs a contact write; a refused write (`ok: false`) leaves the database exactly as it was. */
+async function writeOrRefuse (store: Store, fn: (tx: Tx) => Promise<ContactWrite>): Promise<ContactWrite> {
+  try {
+    return await store.transaction(async tx => {
+      const r = await fn(tx)
+      if (!r.ok) throw new Refusal(r)
+      return r
+    })
+  } catch (e) {
+    if (e instanceof Refusal) return e.answer
+    throw e
+  }
+}
+
 /** Creates a contact unless its folder already has the phone number; counts it in the folder. */
 export async function insertContact (store: Store, row: NewContact): Promise<ContactWrite> {
-  return await store.transaction(async tx => {
+  return await writeOrRefuse(store, async tx => {
     if (!await lockFolder(tx, row.org_id, row.folder_id)) return { ok: false, reason: 'folder_not_found' }
     const existingId = await findInFolder(tx, row.folder_id, row.phone_number)
     if (existingId) return { ok: false, reason: 'duplicate', existingId }
@@ -36,7 +53,7 @@ export async function insertContact (store: Store, row: NewContact): Promise<Con
  * transaction). The phone number stays unique inside the folder it ends up in.
  */
 export async function updateContact (store: Store, orgId: string, id: string, patch: Updateable<ContactsTable>): Promise<ContactWrite> {
-  return await store.transaction(async tx => {
+  return await writeOrRefuse(store, async tx => {
     const current = await getContact(tx, orgId, id)
     if (!current) return { ok: false, reason: 'not_found' }
     const folderId = patch.folder_id ?? current.folder_id
