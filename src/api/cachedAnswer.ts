@@ -33,5 +33,6 @@ export async function sendCachedAnswer (
     if (at < 0) throw new Error(`${req.routeOptions.url ?? req.url}: the serialized answer does not contain its meta`)
     return { before: body.slice(0, at), after: body.slice(at + metaJson.length) }
   }, req.storeMark)
-  return await reply.type('application/json; charset=utf-8').send(`${cut.before}"meta":${JSON.stringify(meta(req))}${cut.after}`)
+  const { request_id: id, ts } = meta(req)
+  return await reply.type('application/json; charset=utf-8').send(`${cut.before}"meta":{"request_id":${JSON.stringify(id)},"ts":"${ts}"}${cut.after}`)
 }

@@ -1,7 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const
-type Level = typeof LEVELS[number]
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'
 type Bindings = Record<string, unknown>
 type PinoLike = FastifyBaseLogger & { isLevelEnabled: (level: string) => boolean }
 
@@ -15,20 +14,14 @@ type PinoLike = FastifyBaseLogger & { isLevelEnabled: (level: string) => boolean
 class LazyRequestLogger {
   #real: PinoLike | null = null
 
-  constructor (private readonly parent: PinoLike, private readonly bindings: Bindings) {
-    for (const level of LEVELS) {
-      this[level] = ((...args: unknown[]) => {
-        if (this.#real !== null || parent.isLevelEnabled(level)) (this.real()[level] as (...a: unknown[]) => void)(...args)
-      }) as FastifyBaseLogger[Level]
-    }
-  }
+  constructor (private readonly parent: PinoLike, private readonly bindings: Bindings) {}
 
-  trace!: FastifyBaseLogger['trace']
-  debug!: FastifyBaseLogger['debug']
-  info!: FastifyBaseLogger['info']
-  warn!: FastifyBaseLogger['warn']
-  error!: FastifyBaseLogger['error']
-  fatal!: FastifyBaseLogger['fatal']
+  trace (...args: unknown[]): void { this.write('trace', args) }
+  debug (...args: unknown[]): void { this.write('debug', args) }
+  info (...args: unknown[]): void { this.write('info', args) }
+  warn (...args: unknown[]): void { this.write('warn', args) }
+  error (...args: unknown[]): void { this.write('error', args) }
+  fatal (...args: unknown[]): void { this.write('fatal', args) }
   silent (): void {}
 
   get level (): string { return this.#real?.level ?? this.parent.level }
@@ -39,6 +32,10 @@ class LazyRequestLogger {
   child (bindings: Bindings, opts?: object): FastifyBaseLogger {
     if (this.#real !== null || (opts !== undefined && Object.keys(opts).length > 0)) return this.real().child(bindings, opts)
     return new LazyRequestLogger(this.parent, { ...this.bindings, ...bindings }) as unknown as FastifyBaseLogger
+  }
+
+  private write (level: Level, args: unknown[]): void {
+    if (this.#real !== null || this.parent.isLevelEnabled(level)) (this.real()[level] as (...a: unknown[]) => void)(...args)
   }
 
   private real (): PinoLike {
