@@ -106,7 +106,6 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
   })
   await app.register(multipart, { limits: { fileSize: deps.config.csvMaxBytes, files: 1, fields: 20 } })
 
-
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
