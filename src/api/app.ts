@@ -130,7 +130,7 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
 
   // A callback hook: most requests have nothing to report and should not pay for a promise.
   app.addHook('preHandler', (req, _reply, done) => {
-    const rules = req.routeOptions.config.rules
+    const rules = (req.routeInfo ?? req.routeOptions).config.rules
     const ve = req.validationError as (FastifyError & { validation?: unknown[], validationContext?: string }) | undefined
     const nul = nulIssues(req)
     if (!ve && !rules && nul.length === 0) { done(); return }

@@ -25,7 +25,8 @@ const KEY_CACHE_TTL_MS = 60_000
 export function registerAuth (app: FastifyInstance): void {
   const keys = new ReadCache<Awaited<ReturnType<typeof findApiKey>>>(() => app.deps.store.readMark(), KEY_CACHE_ENTRIES)
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (req.routeOptions.config.public || req.routeOptions.url === undefined) return
+    const route = req.routeInfo ?? req.routeOptions
+    if (route.config.public || route.url === undefined) return
     const header = req.headers.authorization ?? ''
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
     if (!m || !KEY_PATTERN.test(m[1])) throw errors.unauthorized()

@@ -1,5 +1,15 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Metrics } from '../metrics/metrics.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The matched route's template and config, read once per request: Fastify builds a new
+     * `routeOptions` object on every access, and the hooks ask for it several times.
+     */
+    routeInfo: { url: string | undefined, config: FastifyRequest['routeOptions']['config'] } | null
+  }
+}
 
 const BATCH_ROUTE = /^\/api\/public\/v1\/batch-calls\/:id(\/|$)/
 
@@ -11,16 +21,23 @@ const BATCH_ROUTE = /^\/api\/public\/v1\/batch-calls\/:id(\/|$)/
  * `truedy_http_request_duration_seconds` by its route template, never its URL.
  */
 export function registerRequestContext (app: FastifyInstance, metrics: Metrics): void {
+  app.decorateRequest('routeInfo', null)
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id)
-    const route = req.routeOptions.url
+    const { url: route, config } = req.routeOptions
+    req.routeInfo = { url: route, config }
     const id = (req.params as { id?: unknown } | undefined)?.id
     if (route !== undefined && typeof id === 'string' && BATCH_ROUTE.test(route)) req.log = req.log.child({ batch_id: id })
     reply.log = req.log
     done()
   })
   app.addHook('onResponse', (req, reply, done) => {
-    metrics.httpDuration.observe(reply.elapsedTime / 1000, { method: req.method, route: req.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) })
+    metrics.httpDuration.observe(reply.elapsedTime / 1000, { method: req.method, route: routeOf(req) ?? 'unmatched', status_code: String(reply.statusCode) })
     done()
   })
+}
+
+/** The route template of a request (from `routeInfo` once the first hook ran). */
+export function routeOf (req: FastifyRequest): string | undefined {
+  return req.routeInfo !== null ? req.routeInfo.url : req.routeOptions.url
 }
