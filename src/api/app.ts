@@ -19,7 +19,7 @@ import { ajvToIssues, MAX_JSON_DEPTH, nestedDeeperThan, nulIssues, reportedPaths
 import { COMPONENT_SCHEMAS } from './schemas/components.js'
 import { routes } from './routes/index.js'
 import { metricsRoutes } from './routes/metrics.js'
-import { registerRequestContext } from './requestContext.js'
+import { registerRequestContext, routeOf } from './requestContext.js'
 import { lazyRequestLogger } from './requestLogger.js'
 import { createMetrics, type Metrics } from '../metrics/metrics.js'
 import { dashboardRoutes } from './routes/dashboard.js'
@@ -130,7 +130,7 @@ export async function buildApp (deps: ApiDeps, opts: { logger?: FastifyBaseLogge
 
   // A callback hook: most requests have nothing to report and should not pay for a promise.
   app.addHook('preHandler', (req, _reply, done) => {
-    const rules = (req.routeInfo ?? req.routeOptions).config.rules
+    const rules = routeOf(req).config.rules
     const ve = req.validationError as (FastifyError & { validation?: unknown[], validationContext?: string }) | undefined
     const nul = nulIssues(req)
     if (!ve && !rules && nul.length === 0) { done(); return }

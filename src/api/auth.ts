@@ -4,6 +4,7 @@ import { errors } from '../errors.js'
 import { isoMicros } from '../domain/time.js'
 import { findApiKey, type AuthContext } from '../store/ops/apiKeys.js'
 import { ReadCache } from './readCache.js'
+import { routeOf } from './requestContext.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,15 +26,14 @@ const KEY_CACHE_TTL_MS = 60_000
 export function registerAuth (app: FastifyInstance): void {
   const keys = new ReadCache<Awaited<ReturnType<typeof findApiKey>>>(() => app.deps.store.readMark(), KEY_CACHE_ENTRIES)
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    const route = req.routeInfo ?? req.routeOptions
+    const route = routeOf(req)
     if (route.config.public || route.url === undefined) return
     const header = req.headers.authorization ?? ''
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
     if (!m || !KEY_PATTERN.test(m[1])) throw errors.unauthorized()
     const hash = hashApiKey(m[1])
     req.storeMark = await app.deps.store.readMark()
-    const now = app.deps.clock.now()
-    const row = (keys.peek(hash, req.storeMark, now) ?? { value: await keys.getOrCompute(hash, now, KEY_CACHE_TTL_MS, async () => await findApiKey(app.deps.store.db, hash), req.storeMark) }).value
+    const row = await keys.getOrCompute(hash, app.deps.clock.now(), KEY_CACHE_TTL_MS, async () => await findApiKey(app.deps.store.db, hash), req.storeMark)
     if (!row || !sameHash(row.key_hash, hash) || row.revoked_at !== null) throw errors.unauthorized()
     req.auth = { orgId: row.org_id, keyId: row.id, keyPrefix: row.prefix }
     // The "request completed" line is written with reply.log: it carries the key and organization too.

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { meta } from './envelope.js'
 import { ReadCache } from './readCache.js'
+import { routeOf } from './requestContext.js'
 
 /** A serialized 200 envelope cut around its `meta`: every request gets its own request id and time. */
 export interface CutAnswer { readonly before: string, readonly after: string }
@@ -25,12 +26,12 @@ export async function sendCachedAnswer (
   answer: () => Promise<{ meta: { request_id: string, ts: string } }>
 ): Promise<FastifyReply> {
   const key = `${req.auth!.orgId} ${req.url}`
-  const cut = cache.peek(key, req.storeMark ?? null, now)?.value ?? await cache.getOrCompute(key, now, ttlMs, async () => {
+  const cut = await cache.getOrCompute(key, now, ttlMs, async () => {
     const envelope = await answer()
     const body = reply.serialize(envelope) as string
     const metaJson = `"meta":${JSON.stringify(envelope.meta)}`
     const at = body.indexOf(metaJson)
-    if (at < 0) throw new Error(`${req.routeOptions.url ?? req.url}: the serialized answer does not contain its meta`)
+    if (at < 0) throw new Error(`${routeOf(req).url ?? req.url}: the serialized answer does not contain its meta`)
     return { before: body.slice(0, at), after: body.slice(at + metaJson.length) }
   }, req.storeMark)
   const { request_id: id, ts } = meta(req)

@@ -33,7 +33,7 @@ function bodyHash (body: unknown): string {
 export function registerIdempotency (app: FastifyInstance): void {
   const box = app.deps.credentials ?? createCredentialsBox(app.deps.config.credentialsKey)
   const begin = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
-    if (!req.routeOptions.config.idempotent || !req.auth) return
+    if (!req.auth) return
     const raw = req.headers['x-idempotency-key']
     if (raw === undefined) return
     const key = Array.isArray(raw) ? raw[0] : raw

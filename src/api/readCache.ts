@@ -27,18 +27,13 @@ export class ReadCache<V> {
    */
   async getOrCompute (key: string, now: number, ttlMs: number, compute: () => Promise<V>, markTaken?: string | null): Promise<V> {
     const mark = markTaken === undefined ? await this.readMark() : markTaken
-    const hit = this.peek(key, mark, now)
-    if (hit !== undefined) return hit.value
+    if (mark !== null && mark === this.#mark) {
+      const hit = this.#entries.get(key)
+      if (hit !== undefined && hit.expiresAt > now) return hit.value
+    }
     const value = await compute()
     if (mark !== null && await this.readMark() === mark) this.#keep(mark, key, value, now + ttlMs)
     return value
-  }
-
-  /** The kept value of `key` under `mark`, without waiting (for callers on a hot path). */
-  peek (key: string, mark: string | null, now: number): { value: V } | undefined {
-    if (mark === null || mark !== this.#mark) return undefined
-    const e = this.#entries.get(key)
-    return e !== undefined && e.expiresAt > now ? e : undefined
   }
 
   get size (): number { return this.#entries.size }

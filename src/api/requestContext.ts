@@ -7,9 +7,11 @@ declare module 'fastify' {
      * The matched route's template and config, read once per request: Fastify builds a new
      * `routeOptions` object on every access, and the hooks ask for it several times.
      */
-    routeInfo: { url: string | undefined, config: FastifyRequest['routeOptions']['config'] } | null
+    routeInfo: RouteInfo | null
   }
 }
+
+type RouteInfo = Pick<FastifyRequest['routeOptions'], 'url' | 'config'>
 
 const BATCH_ROUTE = /^\/api\/public\/v1\/batch-calls\/:id(\/|$)/
 
@@ -32,12 +34,12 @@ export function registerRequestContext (app: FastifyInstance, metrics: Metrics):
     done()
   })
   app.addHook('onResponse', (req, reply, done) => {
-    metrics.httpDuration.observe(reply.elapsedTime / 1000, { method: req.method, route: routeOf(req) ?? 'unmatched', status_code: String(reply.statusCode) })
+    metrics.httpDuration.observe(reply.elapsedTime / 1000, { method: req.method, route: routeOf(req).url ?? 'unmatched', status_code: String(reply.statusCode) })
     done()
   })
 }
 
-/** The route template of a request (from `routeInfo` once the first hook ran). */
-export function routeOf (req: FastifyRequest): string | undefined {
-  return req.routeInfo !== null ? req.routeInfo.url : req.routeOptions.url
+/** The matched route's template and config (kept by the first hook; read from Fastify before it ran). */
+export function routeOf (req: FastifyRequest): RouteInfo {
+  return req.routeInfo ?? req.routeOptions
 }
