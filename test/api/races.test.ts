@@ -11,9 +11,7 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { ALLOWED_FROM, type BatchStatus } from '../../src/domain/batchLifecycle.js'
-import { openPostgresStore } from '../../src/store/postgres/openPostgresStore.js'
-import type { Store } from '../../src/store/store.js'
-import { BACKENDS, createPgDatabase, dropPgDatabase } from '../helpers/backends.js'
+import { BACKENDS, openTestStore, type TestStore } from '../helpers/backends.js'
 import {
   agentWithSimulatorNumbers, apiClient, auditBatchRows, auditDialLogs, createKeyCli, noonZone, pollUntil, ProcessGroup, recipientPhones,
   type TruedyProcess
@@ -35,27 +33,24 @@ const LEGAL = new Set([
 
 describe('two API processes racing on one batch [postgres]', { skip }, () => {
   let group: ProcessGroup
-  let url: string | null = null
-  let store: Store | null = null
+  let ts: TestStore | null = null
   const procs: TruedyProcess[] = []
   let key: string
 
   before(async () => {
     group = new ProcessGroup('races')
-    url = await createPgDatabase()
-    const env = { DATABASE_URL: url }
+    ts = await openTestStore('postgres')
+    const env = ts.env
     key = await createKeyCli(env, 'races')
-    store = openPostgresStore({ url, poolSize: 4 })
     procs.push(...await Promise.all([group.start('serve', { env, name: 'api-1' }), group.start('serve', { env, name: 'api-2' })]))
   })
   after(async () => {
     await group?.cleanup()
-    await store?.close()
-    if (url) await dropPgDatabase(url)
+    await ts?.cleanup()
   })
 
   test(`${ROUNDS * PER_ROUND} concurrent pause/resume/cancel from two processes: legal history, one event per success, counters = recount`, async ctx => {
-    const db = store!.db
+    const db = ts!.store.db
     const apis = procs.map(p => apiClient(p.url!, key))
     const hook = await apis[0]('POST', '/webhooks', { url: 'https://hooks.example.invalid/races', events: ['batch.status.changed'] })
     assert.equal(hook.status, 201, JSON.stringify(hook.body))
@@ -123,7 +118,7 @@ describe('two API processes racing on one batch [postgres]', { skip }, () => {
   })
 
   test('50 concurrent creates with one idempotency key, split across the two processes → exactly one batch', async ctx => {
-    const db = store!.db
+    const db = ts!.store.db
     const idem = randomUUID()
     const name = `race-idem-${idem}`
     const { agentId } = await agentWithSimulatorNumbers(apiClient(procs[0].url!, key), db, key, 1)

@@ -7,44 +7,39 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import pg from 'pg'
-import { BACKENDS, createPgDatabase, dropPgDatabase, PG_ADMIN_URL } from '../helpers/backends.js'
+import { BACKENDS, openTestStore, PG_ADMIN_URL, type TestStore } from '../helpers/backends.js'
 import { apiClient, createKeyCli, pollUntil, ProcessGroup, type TruedyProcess } from '../helpers/processes.js'
 import { createCampaign } from '../../bench/chaos/campaign.js'
-import { openPostgresStore } from '../../src/store/postgres/openPostgresStore.js'
-import type { Store } from '../../src/store/store.js'
 
 const skip = BACKENDS.includes('postgres') ? false : 'needs PostgreSQL'
 
 describe('PostgreSQL connections terminated under a running batch', { skip }, () => {
   let group: ProcessGroup
-  let url: string
-  let store: Store
+  let ts: TestStore
   let key: string
   let api: TruedyProcess
   let worker: TruedyProcess
 
   before(async () => {
     group = new ProcessGroup('pg-loss')
-    url = await createPgDatabase()
-    const env = { DATABASE_URL: url }
+    ts = await openTestStore('postgres')
+    const env = ts.env
     key = await createKeyCli(env, 'pg-loss')
-    store = openPostgresStore({ url, poolSize: 2 })
     ;[api, worker] = await Promise.all([group.start('serve', { env, args: ['--no-engine'], name: 'api' }), group.start('worker', { env, name: 'worker' })])
   })
 
   after(async () => {
     await group?.cleanup()
-    await store?.close()
-    if (url) await dropPgDatabase(url)
+    await ts?.cleanup()
   })
 
   test('the worker and the API survive pg_terminate_backend of their connections; the batch completes', async () => {
-    const { batchId } = await createCampaign(api.url!, key, store.db, { recipients: 300, concurrency: 20, maxRetries: 0, firstCap: null, liftedCap: 0 })
+    const { batchId } = await createCampaign(api.url!, key, ts.store.db, { recipients: 300, concurrency: 20, maxRetries: 0, firstCap: null, liftedCap: 0 })
     const admin = new pg.Client({ connectionString: PG_ADMIN_URL })
     await admin.connect()
     let terminated = 0
     try {
-      const dbName = new URL(url).pathname.slice(1)
+      const dbName = new URL(ts.location).pathname.slice(1)
       for (let i = 0; i < 10; i++) {
         await new Promise(resolve => setTimeout(resolve, 300))
         const r = await admin.query('select count(*) filter (where pg_terminate_backend(pid)) as n from pg_stat_activity where datname = $1', [dbName])
