@@ -6,11 +6,9 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { keyPrefix } from '../../src/domain/apiKeys.js'
 import { revokeApiKeys, createApiKey } from '../../src/store/ops/apiKeys.js'
-import { openPostgresStore } from '../../src/store/postgres/openPostgresStore.js'
-import { openSqliteStore } from '../../src/store/sqlite/openSqliteStore.js'
 import type { Store } from '../../src/store/store.js'
 import type { FakeClock } from '../../src/clock.js'
-import { BACKENDS } from '../helpers/backends.js'
+import { BACKENDS, openOtherHandle } from '../helpers/backends.js'
 import { startApp, type TestApp } from '../helpers/app.js'
 import { agentWithNumber } from '../helpers/fixtures.js'
 
@@ -22,7 +20,7 @@ for (const backend of BACKENDS) {
     let activeId: string
     before(async () => {
       t = await startApp(backend)
-      other = backend === 'sqlite' ? openSqliteStore({ file: t.ts.location }) : openPostgresStore({ url: t.ts.location, poolSize: 2 })
+      other = openOtherHandle(t.ts)
       const { agentId } = await agentWithNumber(t)
       const mk = async (name: string, autoStart: boolean): Promise<string> => {
         const r = await t.call('POST', '/batch-calls', {

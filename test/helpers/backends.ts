@@ -64,3 +64,8 @@ export async function openTestStore (backend: Backend): Promise<TestStore> {
     async cleanup () { await store.close(); await dropPgDatabase(url) }
   }
 }
+
+/** A second handle on a test store's database, as another process (the CLI, a worker) would hold one. */
+export function openOtherHandle (ts: TestStore): Store {
+  return ts.backend === 'sqlite' ? openSqliteStore({ file: ts.location }) : openPostgresStore({ url: ts.location, poolSize: 2 })
+}

@@ -1,9 +1,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { sql } from 'kysely'
-import { BACKENDS, openTestStore, type TestStore } from '../helpers/backends.js'
-import { openPostgresStore } from '../../src/store/postgres/openPostgresStore.js'
-import { openSqliteStore } from '../../src/store/sqlite/openSqliteStore.js'
+import { BACKENDS, openOtherHandle, openTestStore, type TestStore } from '../helpers/backends.js'
 import type { Store } from '../../src/store/store.js'
 
 // Store.readMark: equal marks mean equal data, whoever wrote in between (the API's ReadCache relies on it).
@@ -15,8 +13,7 @@ for (const backend of BACKENDS) {
     const org = (): { id: string, name: string, created_at: number } => ({ id: `org_mark${++n}`, name: `mark ${n}`, created_at: n })
     before(async () => {
       ts = await openTestStore(backend)
-      // A second handle on the same database, as another process (the CLI, a worker) would hold.
-      other = backend === 'sqlite' ? openSqliteStore({ file: ts.location }) : openPostgresStore({ url: ts.location, poolSize: 2 })
+      other = openOtherHandle(ts)
     })
     after(async () => { await other?.close(); await ts?.cleanup() })
 
